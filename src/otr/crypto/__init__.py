@@ -1,0 +1,1 @@
+"""The library's own small hazmat layer: thin wrappers over maintained primitives."""

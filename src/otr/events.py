@@ -1,0 +1,218 @@
+"""Events: every effect of the sans-I/O core, in order.
+
+:meth:`otr.Conversation.receive`, ``send``, ``start``, ``end``, ``smp_*`` and
+``handle_timer`` return ``list[Event]``.  The caller acts on them: sends
+:class:`SendMessage` text to the peer, shows :class:`MessageReceived` text,
+reports the others.  Events never carry secret key material except
+:class:`ExtraSymmetricKey`, whose purpose is to hand a key to the application.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Event",
+    "ExtraSymmetricKey",
+    "ErrorReceived",
+    "FingerprintChanged",
+    "MessageNotSent",
+    "MessageForOtherInstance",
+    "MessageReceived",
+    "MessageUnreadable",
+    "NewFingerprint",
+    "SendMessage",
+    "SessionFinished",
+    "SessionEnded",
+    "SessionSecured",
+    "SmpAborted",
+    "SmpCheated",
+    "SmpFailed",
+    "SmpInProgress",
+    "SmpRequested",
+    "SmpSucceeded",
+    "Tlv",
+    "Trust",
+    "UnencryptedReceived",
+    "Warning",
+]
+
+
+class Trust(enum.Enum):
+    """What we know of a peer's fingerprint."""
+
+    NEW = "new"
+    """Never seen before."""
+    UNVERIFIED = "unverified"
+    """Seen before, not verified."""
+    VERIFIED = "verified"
+    """Verified by SMP or by the user."""
+
+
+@dataclass(frozen=True)
+class Tlv:
+    """A TLV record carried in a data message (spec "Data Message", TLV types 0-8)."""
+
+    type: int
+    value: bytes = b""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of all events."""
+
+
+@dataclass(frozen=True)
+class SendMessage(Event):
+    """Wire text to transmit to the peer, as is (one fragment each when fragmenting)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """Text for the user.  ``encrypted`` is False for plaintext (whitespace tags stripped)."""
+
+    text: str
+    encrypted: bool
+    tlvs: tuple[Tlv, ...] = ()
+    their_instance: int = 0
+
+
+@dataclass(frozen=True)
+class UnencryptedReceived(Event):
+    """Plaintext arrived while policy or state expected encryption (a warning to show)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionSecured(Event):
+    """The AKE/DAKE completed: an encrypted session is up (``refreshed`` on a new AKE
+    while already encrypted)."""
+
+    version: int
+    ssid: bytes
+    their_fingerprint: bytes
+    our_fingerprint: bytes
+    their_instance: int
+    trust: Trust
+    refreshed: bool = False
+    ssid_first_half_bold: bool = False
+
+
+@dataclass(frozen=True)
+class SessionFinished(Event):
+    """The peer ended the session (TLV 1): state FINISHED, nothing more can be sent
+    until the user ends or restarts."""
+
+    their_instance: int = 0
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    """We left the encrypted/finished state for PLAINTEXT at the user's request."""
+
+    their_instance: int = 0
+
+
+@dataclass(frozen=True)
+class MessageUnreadable(Event):
+    """A message from the network could not be decoded, verified or decrypted."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageForOtherInstance(Event):
+    """A message addressed to another of our instances was ignored."""
+
+    receiver_instance: int
+
+
+@dataclass(frozen=True)
+class ErrorReceived(Event):
+    """The peer sent an OTR Error message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageNotSent(Event):
+    """What the user typed was not sent (FINISHED state, or held text that could not
+    be sent encrypted)."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Warning(Event):  # noqa: A001 - a name the API exposes as otr.events.Warning
+    """Something worth telling the user that needs no action."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class NewFingerprint(Event):
+    """A fingerprint never seen for this peer."""
+
+    fingerprint: bytes
+
+
+@dataclass(frozen=True)
+class FingerprintChanged(Event):
+    """A known peer presented a different key from the one(s) seen before."""
+
+    fingerprint: bytes
+    known: tuple[bytes, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SmpRequested(Event):
+    """The peer started SMP: ask the user for the secret (show ``question`` if any)."""
+
+    question: str | None = None
+
+
+@dataclass(frozen=True)
+class SmpInProgress(Event):
+    """An SMP step succeeded; ``progress`` is a percentage."""
+
+    progress: int
+
+
+@dataclass(frozen=True)
+class SmpSucceeded(Event):
+    """Both sides hold the same secret; the peer's fingerprint is now verified."""
+
+
+@dataclass(frozen=True)
+class SmpFailed(Event):
+    """The secrets differ."""
+
+
+@dataclass(frozen=True)
+class SmpAborted(Event):
+    """SMP was aborted (by either side, or on an out-of-order message)."""
+
+    by_peer: bool = True
+
+
+@dataclass(frozen=True)
+class SmpCheated(Event):
+    """A proof or group-membership check failed: SMP was aborted."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExtraSymmetricKey(Event):
+    """The extra symmetric key (spec "Extra symmetric key"), with the TLV 8 use and
+    use-data.  ``origin`` is "local" (we sent TLV 8) or "remote" (the peer did)."""
+
+    key: bytes
+    use: int
+    usedata: bytes
+    origin: str

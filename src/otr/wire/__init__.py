@@ -1,0 +1,1 @@
+"""Wire formats: strict, round-trippable codecs.  Pure functions, no state."""
