@@ -13,18 +13,18 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ErrorReceived",
     "Event",
     "ExtraSymmetricKey",
-    "ErrorReceived",
     "FingerprintChanged",
-    "MessageNotSent",
     "MessageForOtherInstance",
+    "MessageNotSent",
     "MessageReceived",
     "MessageUnreadable",
     "NewFingerprint",
     "SendMessage",
-    "SessionFinished",
     "SessionEnded",
+    "SessionFinished",
     "SessionSecured",
     "SmpAborted",
     "SmpCheated",
@@ -148,7 +148,7 @@ class MessageNotSent(Event):
 
 
 @dataclass(frozen=True)
-class Warning(Event):  # noqa: A001 - a name the API exposes as otr.events.Warning
+class Warning(Event):
     """Something worth telling the user that needs no action."""
 
     message: str

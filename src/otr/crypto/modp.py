@@ -16,13 +16,13 @@ from ..errors import InvalidGroupElement
 
 __all__ = [
     "DH_PRIVATE_BITS",
-    "G",
     "MODULUS_BITS",
     "MODULUS_BYTES",
+    "G",
     "P",
     "Q",
-    "check_group_element",
     "check_exponent",
+    "check_group_element",
     "inverse",
     "mpz",
     "powmod",
