@@ -1,0 +1,182 @@
+"""OTRv2/v3 data messages and key management (spec "Data Message", "Key Management",
+"Computing AES keys, MAC keys, and the secure session id", "Extra symmetric key",
+"Revealing MAC keys").
+
+:class:`DataSession` holds our two most recent D-H key pairs and the peer's two
+most recent public keys, derives per-pair session keys on first use (and caches
+them), enforces strictly increasing counters per key pair, rotates keys as the
+spec says and collects used receiving MAC keys to reveal in the next message.
+:meth:`DataSession.decrypt` either succeeds or raises a
+:class:`~otr.errors.RemoteProtocolError` with the state unchanged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..crypto import modp
+from ..crypto.primitives import AesCtr, consttime_equal, hmac_sha1, sha1, sha256
+from ..errors import AuthenticationFailed, DecodeError
+from ..wire.buffer import encode_mpi
+from ..wire.v3 import DataMessage, Decoded, encode_data_authenticated
+from .ake import AkeResult, DHKeyPair, generate_dh_keypair
+
+__all__ = ["DataSession", "Decrypted", "SessionKeys"]
+
+Rng = Callable[[int], bytes]
+
+MAX_REVEAL_BYTES = 20 * 64
+"""Bound on MAC keys waiting to be revealed (they are sent with the next message)."""
+
+
+class SessionKeys:
+    """Keys for one (our key, their key) pair (spec "Computing AES keys, MAC keys")."""
+
+    __slots__ = (
+        "extra_key",
+        "rcv_aes",
+        "rcv_ctr",
+        "rcv_mac",
+        "rcv_key",
+        "rcv_mac_used",
+        "send_aes",
+        "send_ctr",
+        "send_key",
+        "send_mac",
+    )
+
+    def __init__(self, our: DHKeyPair, their_pub: Any) -> None:
+        secbytes = encode_mpi(int(modp.powmod(their_pub, our.x)))
+        # "High" end: our public key numerically greater than theirs (ERRATA A4).
+        if our.gx > their_pub:
+            sendbyte, rcvbyte = b"\x01", b"\x02"
+        else:
+            sendbyte, rcvbyte = b"\x02", b"\x01"
+        self.send_key = send_key = sha1(sendbyte + secbytes)[:16]
+        self.rcv_key = rcv_key = sha1(rcvbyte + secbytes)[:16]
+        self.send_aes = AesCtr(send_key)
+        self.send_mac = sha1(send_key)
+        self.rcv_aes = AesCtr(rcv_key)
+        self.rcv_mac = sha1(rcv_key)
+        self.extra_key = sha256(b"\xff" + secbytes)
+        self.send_ctr = 0
+        self.rcv_ctr = 0
+        self.rcv_mac_used = False
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    plaintext: bytes
+    extra_key: bytes
+    """The extra symmetric key of the key pair that protected this message."""
+
+
+class DataSession:
+    """Key state for one encrypted session (spec "Key Management")."""
+
+    def __init__(
+        self,
+        result: AkeResult,
+        version: int,
+        our_instance: int,
+        their_instance: int,
+        rng: Rng = secrets.token_bytes,
+    ) -> None:
+        self.version = version
+        self.our_instance = our_instance
+        self.their_instance = their_instance if version == 3 else 0
+        self.rng = rng
+        # "Upon completing the AKE": our AKE key is our_dh[our_keyid-1]; a fresh
+        # pair is our_dh[our_keyid].
+        self.our_keyid = result.our_keyid + 1
+        self.our_dh: dict[int, DHKeyPair] = {
+            result.our_keyid: result.our_dh,
+            self.our_keyid: generate_dh_keypair(rng),
+        }
+        self.their_keyid = result.their_keyid
+        self.their_y: dict[int, Any] = {result.their_keyid: result.their_dh}
+        self._keys: dict[tuple[int, int], SessionKeys] = {}
+        self._reveal = bytearray()
+
+    def _session(self, our_id: int, their_id: int) -> SessionKeys:
+        sk = self._keys.get((our_id, their_id))
+        if sk is None:
+            sk = SessionKeys(self.our_dh[our_id], self.their_y[their_id])
+            self._keys[(our_id, their_id)] = sk
+        return sk
+
+    def sending_extra_key(self) -> bytes:
+        """Spec "Extra symmetric key": the key of the pair the next message uses."""
+        return self._session(self.our_keyid - 1, self.their_keyid).extra_key
+
+    def encrypt(self, plaintext: bytes, flags: int = 0) -> bytes:
+        """Spec "When you send a Data Message"; returns the binary message."""
+        our_id = self.our_keyid - 1
+        sk = self._session(our_id, self.their_keyid)
+        sk.send_ctr += 1  # the top half must increase and never be all zero
+        ctr = sk.send_ctr.to_bytes(8, "big")
+        msg = DataMessage(
+            flags=flags,
+            sender_keyid=our_id,
+            recipient_keyid=self.their_keyid,
+            next_dh=int(self.our_dh[self.our_keyid].gx),
+            ctr=ctr,
+            encrypted=sk.send_aes.crypt(ctr, plaintext),
+        )
+        auth = encode_data_authenticated(self.version, self.our_instance, self.their_instance, msg)
+        reveal = bytes(self._reveal)
+        self._reveal.clear()
+        return auth + hmac_sha1(sk.send_mac, auth) + len(reveal).to_bytes(4, "big") + reveal
+
+    def decrypt(self, decoded: Decoded) -> Decrypted:
+        """Spec "When you receive a Data Message"."""
+        msg = decoded.message
+        if not isinstance(msg, DataMessage):
+            raise DecodeError("not a data message")
+        rid, sid = msg.recipient_keyid, msg.sender_keyid
+        if rid not in self.our_dh or sid not in self.their_y:
+            raise AuthenticationFailed("unknown key ids")
+        sk = self._session(rid, sid)
+        if not consttime_equal(hmac_sha1(sk.rcv_mac, decoded.authenticated), msg.mac):
+            raise AuthenticationFailed("MAC does not verify")
+        ctr = int.from_bytes(msg.ctr, "big")
+        if ctr <= sk.rcv_ctr:
+            raise AuthenticationFailed("counter did not increase")
+        if sid == self.their_keyid:
+            modp.check_group_element(msg.next_dh)
+        plaintext = sk.rcv_aes.crypt(msg.ctr, msg.encrypted)
+        sk.rcv_ctr = ctr
+        sk.rcv_mac_used = True
+        extra = sk.extra_key
+        # "Finally, check if keys need rotation".
+        if rid == self.our_keyid:
+            self._rotate_ours()
+        if sid == self.their_keyid:
+            self._rotate_theirs(msg.next_dh)
+        return Decrypted(plaintext, extra)
+
+    def _rotate_ours(self) -> None:
+        old = self.our_keyid - 1
+        self._forget(lambda k: k[0] == old)
+        del self.our_dh[old]
+        self.our_keyid += 1
+        self.our_dh[self.our_keyid] = generate_dh_keypair(self.rng)
+
+    def _rotate_theirs(self, next_dh: int) -> None:
+        old = self.their_keyid - 1
+        if old in self.their_y:
+            self._forget(lambda k: k[1] == old)
+            del self.their_y[old]
+        self.their_keyid += 1
+        self.their_y[self.their_keyid] = next_dh
+
+    def _forget(self, match: Callable[[tuple[int, int]], bool]) -> None:
+        """Drop session keys of a forgotten D-H key, saving used receiving MAC keys
+        for revelation (spec "Revealing MAC keys")."""
+        for k in [k for k in self._keys if match(k)]:
+            sk = self._keys.pop(k)
+            if sk.rcv_mac_used and len(self._reveal) < MAX_REVEAL_BYTES:
+                self._reveal += sk.rcv_mac

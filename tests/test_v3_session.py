@@ -1,0 +1,173 @@
+"""OTRv3 data messages and key management (spec "Data Message", "Key Management",
+"Revealing MAC keys", "Extra symmetric key")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED
+from otr.crypto import modp
+from otr.errors import RemoteProtocolError
+from otr.v3.ake import Ake, AkeResult, DHKeyPair
+from otr.v3.session import DataSession, SessionKeys
+from otr.wire import v3 as w
+from v3_util import CountingRng, dsa_key
+
+KAT: dict[str, Any] = json.loads(
+    (SHARED / "spec" / "vectors" / "otrv3-coyim-otr3-kat.json").read_text()
+)
+
+
+def test_kat_session_keys() -> None:
+    k = KAT["data_message_keys"]
+    x = int(k["our_private_hex"], 16)
+    ours = DHKeyPair(x, modp.powmod_g(x))
+    assert int(ours.gx) == int(k["our_public_hex"], 16)
+    sk = SessionKeys(ours, int(k["their_public_hex"], 16))
+    assert sk.send_key.hex() == k["sending_aes"]
+    assert sk.send_mac.hex() == k["sending_mac"]
+    assert sk.rcv_key.hex() == k["receiving_aes"]
+    assert sk.rcv_mac.hex() == k["receiving_mac"]
+    assert sk.extra_key.hex() == k["extra_key"]
+
+
+def ake(seed: str = "s") -> tuple[AkeResult, AkeResult]:
+    alice = Ake(dsa_key("alice"), CountingRng(seed + "a"))
+    bob = Ake(dsa_key("bob"), CountingRng(seed + "b"))
+    k = alice.receive(3, bob.start(3))
+    assert k.reply is not None
+    rs = bob.receive(3, k.reply)
+    assert rs.reply is not None
+    sig = alice.receive(3, rs.reply)
+    assert sig.reply is not None and sig.result is not None
+    done = bob.receive(3, sig.reply)
+    assert done.result is not None
+    return sig.result, done.result
+
+
+def sessions(seed: str = "s", version: int = 3) -> tuple[DataSession, DataSession]:
+    ra, rb = ake(seed)
+    a = DataSession(ra, version, 0x100, 0x200, CountingRng(seed + "A"))
+    b = DataSession(rb, version, 0x200, 0x100, CountingRng(seed + "B"))
+    return a, b
+
+
+def deliver(src: DataSession, dst: DataSession, text: bytes, flags: int = 0) -> bytes:
+    binary = src.encrypt(text, flags)
+    decoded = w.decode_message(binary)
+    if src.version == 3:
+        assert decoded.header.sender_instance == src.our_instance
+        assert decoded.header.receiver_instance == src.their_instance
+    return dst.decrypt(decoded).plaintext
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_messages_both_ways_with_rotation(version: int) -> None:
+    a, b = sessions("rot", version)
+    for i in range(6):
+        assert deliver(a, b, b"ping %d" % i) == b"ping %d" % i
+        assert deliver(b, a, b"pong %d" % i) == b"pong %d" % i
+    # Keys rotated: key ids advanced on both sides.
+    assert a.our_keyid > 3 and b.our_keyid > 3
+    assert len(a.our_dh) == 2 and len(a.their_y) <= 2
+
+
+def test_one_way_stream_and_counters() -> None:
+    a, b = sessions("oneway")
+    seen = set()
+    for i in range(20):
+        binary = a.encrypt(b"m%d" % i)
+        msg = w.decode_message(binary).message
+        assert isinstance(msg, w.DataMessage)
+        assert msg.ctr != bytes(8)
+        seen.add((msg.sender_keyid, msg.recipient_keyid, msg.ctr))
+        assert b.decrypt(w.decode_message(binary)).plaintext == b"m%d" % i
+    assert len(seen) == 20
+
+
+def test_replay_and_lower_counter_rejected() -> None:
+    a, b = sessions("replay")
+    first = a.encrypt(b"one")
+    second = a.encrypt(b"two")
+    assert b.decrypt(w.decode_message(second)).plaintext == b"two"
+    with pytest.raises(RemoteProtocolError):
+        b.decrypt(w.decode_message(second))  # replay
+    with pytest.raises(RemoteProtocolError):
+        b.decrypt(w.decode_message(first))  # lower counter
+    assert deliver(a, b, b"three") == b"three"
+
+
+def test_mac_keys_revealed_after_rotation() -> None:
+    a, b = sessions("reveal")
+    deliver(a, b, b"1")
+    deliver(b, a, b"2")
+    deliver(a, b, b"3")
+    deliver(b, a, b"4")
+    revealed = []
+    for _ in range(3):
+        msg = w.decode_message(a.encrypt(b"x")).message
+        assert isinstance(msg, w.DataMessage)
+        revealed.append(msg.old_mac_keys)
+        b.decrypt(w.decode_message(w.encode_message(3, 0x100, 0x200, msg)))
+    assert revealed[0] and len(revealed[0]) % 20 == 0
+    assert revealed[1] == b""  # revealed once only
+
+
+def test_tampering_is_detected_and_state_kept() -> None:
+    a, b = sessions("tamper")
+    binary = a.encrypt(b"secret")
+    decoded = w.decode_message(binary)
+    msg = decoded.message
+    assert isinstance(msg, w.DataMessage)
+    for bad in (
+        replace(msg, encrypted=b"X" + msg.encrypted[1:]),
+        replace(msg, ctr=bytes(7) + b"\x09"),
+        replace(msg, mac=bytes(20)),
+        replace(msg, sender_keyid=7),
+        replace(msg, recipient_keyid=9),
+        replace(msg, flags=1),
+    ):
+        bad_bin = w.encode_message(3, 0x100, 0x200, bad)
+        with pytest.raises(RemoteProtocolError):
+            b.decrypt(w.decode_message(bad_bin))
+    assert b.decrypt(decoded).plaintext == b"secret"
+
+
+def test_invalid_next_dh_rejected_without_state_change() -> None:
+    a, b = sessions("nextdh")
+    # Forge a message with a bad next D-H key but a valid MAC, using A's keys.
+    binary = a.encrypt(b"hello")
+    msg = w.decode_message(binary).message
+    assert isinstance(msg, w.DataMessage)
+    sk = a._session(msg.sender_keyid, msg.recipient_keyid)
+    bad = replace(msg, next_dh=1)
+    auth = w.encode_data_authenticated(3, 0x100, 0x200, bad)
+    from otr.crypto.primitives import hmac_sha1
+
+    forged = replace(bad, mac=hmac_sha1(sk.send_mac, auth))
+    with pytest.raises(RemoteProtocolError):
+        b.decrypt(w.decode_message(w.encode_message(3, 0x100, 0x200, forged)))
+    assert b.decrypt(w.decode_message(binary)).plaintext == b"hello"
+
+
+def test_extra_symmetric_key_matches() -> None:
+    a, b = sessions("extra")
+    key = a.sending_extra_key()
+    binary = a.encrypt(b"")
+    assert b.decrypt(w.decode_message(binary)).extra_key == key
+    assert len(key) == 32
+
+
+@settings(max_examples=25)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=50)), min_size=1, max_size=12))
+def test_random_conversation(script: list[tuple[bool, bytes]]) -> None:
+    a, b = sessions("prop")
+    for a_sends, text in script:
+        src, dst = (a, b) if a_sends else (b, a)
+        assert deliver(src, dst, text) == text
