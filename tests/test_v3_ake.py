@@ -179,7 +179,7 @@ def test_tampered_reveal_signature_raises_and_keeps_state() -> None:
 
 
 def test_invalid_group_elements_rejected() -> None:
-    alice, bob = pair("group")
+    _alice, bob = pair("group")
     bob.start(3)
     for gy in (0, 1, int(modp.P) - 1, int(modp.P)):
         with pytest.raises(RemoteProtocolError):
