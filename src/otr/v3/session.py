@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..crypto import modp
-from ..crypto.primitives import AesCtr, consttime_equal, hmac_sha1, sha1, sha256
+from ..crypto.primitives import AesCtr, HmacKey, consttime_equal, sha1, sha256
 from ..errors import AuthenticationFailed, DecodeError
 from ..wire.buffer import encode_mpi
 from ..wire.v3 import DataMessage, Decoded, encode_data_authenticated
@@ -39,11 +39,13 @@ class SessionKeys:
         "extra_key",
         "rcv_aes",
         "rcv_ctr",
-        "rcv_mac",
+        "rcv_hmac",
         "rcv_key",
+        "rcv_mac",
         "rcv_mac_used",
         "send_aes",
         "send_ctr",
+        "send_hmac",
         "send_key",
         "send_mac",
     )
@@ -59,8 +61,10 @@ class SessionKeys:
         self.rcv_key = rcv_key = sha1(rcvbyte + secbytes)[:16]
         self.send_aes = AesCtr(send_key)
         self.send_mac = sha1(send_key)
+        self.send_hmac = HmacKey(self.send_mac, "sha1")
         self.rcv_aes = AesCtr(rcv_key)
         self.rcv_mac = sha1(rcv_key)
+        self.rcv_hmac = HmacKey(self.rcv_mac, "sha1")
         self.extra_key = sha256(b"\xff" + secbytes)
         self.send_ctr = 0
         self.rcv_ctr = 0
@@ -129,7 +133,7 @@ class DataSession:
         auth = encode_data_authenticated(self.version, self.our_instance, self.their_instance, msg)
         reveal = bytes(self._reveal)
         self._reveal.clear()
-        return auth + hmac_sha1(sk.send_mac, auth) + len(reveal).to_bytes(4, "big") + reveal
+        return auth + sk.send_hmac.digest(auth) + len(reveal).to_bytes(4, "big") + reveal
 
     def decrypt(self, decoded: Decoded) -> Decrypted:
         """Spec "When you receive a Data Message"."""
@@ -140,7 +144,7 @@ class DataSession:
         if rid not in self.our_dh or sid not in self.their_y:
             raise AuthenticationFailed("unknown key ids")
         sk = self._session(rid, sid)
-        if not consttime_equal(hmac_sha1(sk.rcv_mac, decoded.authenticated), msg.mac):
+        if not consttime_equal(sk.rcv_hmac.digest(decoded.authenticated), msg.mac):
             raise AuthenticationFailed("MAC does not verify")
         ctr = int.from_bytes(msg.ctr, "big")
         if ctr <= sk.rcv_ctr:

@@ -11,10 +11,11 @@ tags (INT each).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from ..errors import DecodeError
-from .buffer import Reader, Writer
+from .buffer import MAX_DATA_LEN, Reader, Writer, encode_mpi
 
 __all__ = [
     "DATA",
@@ -139,15 +140,71 @@ def _header(w: Writer, version: int, mtype: int, sender: int, receiver: int) -> 
         w.put_int(sender).put_int(receiver)
 
 
+_DATA_V3_HEAD = struct.Struct(">HBIIBII")
+_DATA_V2_HEAD = struct.Struct(">HBBII")
+_U32 = struct.Struct(">I")
+
+
 def encode_data_authenticated(version: int, sender: int, receiver: int, msg: DataMessage) -> bytes:
-    """The part of a Data Message covered by its MAC."""
+    """The part of a Data Message covered by its MAC (a hot path: one struct pack
+    for the fixed fields)."""
     if len(msg.ctr) != CTR_LEN:
         raise ValueError("CTR must be 8 bytes")
-    w = Writer()
-    _header(w, version, DATA, sender, receiver)
-    w.put_byte(msg.flags).put_int(msg.sender_keyid).put_int(msg.recipient_keyid)
-    w.put_mpi(msg.next_dh).put_raw(msg.ctr).put_data(msg.encrypted)
-    return w.getvalue()
+    if version == 3:
+        head = _DATA_V3_HEAD.pack(
+            3, DATA, sender, receiver, msg.flags, msg.sender_keyid, msg.recipient_keyid
+        )
+    elif version == 2:
+        head = _DATA_V2_HEAD.pack(2, DATA, msg.flags, msg.sender_keyid, msg.recipient_keyid)
+    else:
+        raise ValueError("unsupported protocol version")
+    enc = msg.encrypted
+    return b"".join((head, encode_mpi(msg.next_dh), msg.ctr, _U32.pack(len(enc)), enc))
+
+
+def _decode_data(binary: bytes) -> Decoded:
+    """Fast, strict decoder for Data Messages (the common case)."""
+    version = binary[1]
+    if version == 3:
+        _, _, sender, receiver, flags, skid, rkid = _DATA_V3_HEAD.unpack_from(binary)
+        pos = _DATA_V3_HEAD.size
+    else:
+        _, _, flags, skid, rkid = _DATA_V2_HEAD.unpack_from(binary)
+        sender = receiver = 0
+        pos = _DATA_V2_HEAD.size
+    end = len(binary)
+    if pos + 4 > end:
+        raise DecodeError("truncated input")
+    (n,) = _U32.unpack_from(binary, pos)
+    pos += 4
+    if n > MAX_DATA_LEN or pos + n > end:
+        raise DecodeError("length field exceeds input")
+    if n and binary[pos] == 0:
+        raise DecodeError("non-minimal MPI")
+    next_dh = int.from_bytes(binary[pos : pos + n], "big")
+    pos += n
+    if pos + CTR_LEN + 4 > end:
+        raise DecodeError("truncated input")
+    ctr = binary[pos : pos + CTR_LEN]
+    pos += CTR_LEN
+    (n,) = _U32.unpack_from(binary, pos)
+    pos += 4
+    if n > MAX_DATA_LEN or pos + n > end:
+        raise DecodeError("length field exceeds input")
+    encrypted = binary[pos : pos + n]
+    pos += n
+    auth = binary[:pos]
+    if pos + MAC_LEN + 4 > end:
+        raise DecodeError("truncated input")
+    mac = binary[pos : pos + MAC_LEN]
+    pos += MAC_LEN
+    (n,) = _U32.unpack_from(binary, pos)
+    pos += 4
+    if pos + n != end:
+        raise DecodeError("trailing bytes" if pos + n < end else "length field exceeds input")
+    old = binary[pos:]
+    msg = DataMessage(flags, skid, rkid, next_dh, ctr, encrypted, mac, old)
+    return Decoded(Header(version, DATA, sender, receiver), msg, auth)
 
 
 def encode_message(version: int, sender: int, receiver: int, msg: Message) -> bytes:
@@ -186,6 +243,14 @@ def decode_header(r: Reader) -> Header:
 
 def decode_message(binary: bytes) -> Decoded:
     """Decode one binary OTRv2/v3 message; strict (see module docstring)."""
+    binary = bytes(binary)
+    if (
+        len(binary) >= _DATA_V3_HEAD.size
+        and binary[0] == 0
+        and binary[1] in SUPPORTED_VERSIONS
+        and binary[2] == DATA
+    ):
+        return _decode_data(binary)
     r = Reader(binary)
     header = decode_header(r)
     mtype = header.type
@@ -203,17 +268,6 @@ def decode_message(binary: bytes) -> Decoded:
             raise DecodeError("revealed key must be 16 bytes")
     elif mtype == SIGNATURE:
         msg = Signature(r.get_data(), r.get_raw(MAC_LEN))
-    elif mtype == DATA:
-        flags = r.get_byte()
-        sender_keyid = r.get_int()
-        recipient_keyid = r.get_int()
-        next_dh = r.get_mpi()
-        ctr = r.get_raw(CTR_LEN)
-        encrypted = r.get_data()
-        auth = bytes(binary[: r.position])
-        mac = r.get_raw(MAC_LEN)
-        old = r.get_data()
-        msg = DataMessage(flags, sender_keyid, recipient_keyid, next_dh, ctr, encrypted, mac, old)
     else:
         raise DecodeError("unknown message type")
     r.finish()
