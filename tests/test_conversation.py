@@ -125,7 +125,7 @@ def test_require_encryption_holds_and_expires() -> None:
     # Held then delivered encrypted once the AKE completes.
     a, b = make_pair(Policy.named("ALWAYS"))
     net = Net(a, b)
-    net.pump(a, a.send("held"))
+    net.pump(a, a.send("held", now=net.now))
     got = net.of(b, ev.MessageReceived)
     assert [(g.text, g.encrypted) for g in got] == [("held", True)]  # type: ignore[attr-defined]
 
@@ -220,13 +220,23 @@ def test_simultaneous_start() -> None:
     assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid
 
 
-def test_refreshed_ake_resends_last_message() -> None:
+def test_refreshed_ake_alone_does_not_resend() -> None:
     a, b, net = secured_pair()
-    net.pump(a, a.send("first"))
+    net.pump(a, a.send("first", now=net.now))
     net.pump(b, b.start())
     refreshed = [e for e in net.of(a, ev.SessionSecured) if e.refreshed]  # type: ignore[attr-defined]
     assert refreshed
+    assert net.received(b) == ["first"]
+
+
+def test_error_then_refreshed_ake_resends_last_message() -> None:
+    """libotr: an OTR Error while encrypted marks the last message for resending;
+    the AKE it triggers (ERROR_START_AKE) then resends it within 60 s."""
+    a, b, net = secured_pair(Policy.named("OPPORTUNISTIC"))
+    net.pump(a, a.send("first", now=net.now))
+    net.pump(b, [ev.SendMessage("?OTR Error: You transmitted an unreadable encrypted message.")])
     assert net.received(b) == ["first", "first"]
+    assert any(isinstance(e, ev.Warning) for e in net.seen[id(a)])
 
 
 def test_disabled_policy_passes_through() -> None:

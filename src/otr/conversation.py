@@ -56,7 +56,6 @@ IGNORE_UNREADABLE = 0x01
 """Data message flag (spec "Data Message")."""
 
 # libotr 4.1.1's error texts (OTRL_ERRCODE_*), sent after "?OTR Error: ".
-ERR_NOT_IN_PRIVATE = "You sent encrypted data to a peer, who wasn't expecting it."
 ERR_UNREADABLE = "You transmitted an unreadable encrypted message."
 ERR_MALFORMED = "You transmitted a malformed data message."
 
@@ -124,6 +123,10 @@ class InstanceSession:
     their_fingerprint: bytes = b""
     last_sent: float = float("-inf")
     last_message: tuple[str, float] | None = None
+    may_retransmit: bool = False
+    """libotr: the last message becomes eligible for resending when the peer
+    answers it with an OTR Error (it lost its session); a refreshed AKE within
+    RESEND_INTERVAL then resends it."""
     reassembler: Reassembler = field(default_factory=Reassembler)
 
 
@@ -230,7 +233,7 @@ class Conversation:
 
     def start(self, now: float = 0.0) -> list[Event]:
         """User requests to start an OTR conversation: send a Query Message."""
-        if not self.policy.enabled:
+        if not self._offer_versions():
             raise LocalProtocolError("policy allows no OTR version")
         return [ev.SendMessage(self._query_text())]
 
@@ -243,16 +246,20 @@ class Conversation:
         state = cur.msgstate if cur is not None else MsgState.PLAINTEXT
         if state is MsgState.ENCRYPTED:
             assert cur is not None
+            if "\0" in text:
+                # The plaintext's first NUL starts the TLVs (spec "Data Message").
+                raise LocalProtocolError("message text must not contain NUL")
             out = self._send_data(cur, text.encode("utf-8"), tlvs, 0, now)
             cur.last_message = (text, now)
+            cur.may_retransmit = False
             return out
         if state is MsgState.FINISHED:
             return [ev.MessageNotSent(text, "the peer has ended the private conversation")]
         if policy.require_encryption:
             # Store for retransmission once the session is up, and send a query.
             self._held.append((text, now))
-            return [ev.SendMessage(self._query_text())]
-        if policy.send_whitespace_tag and self._offer_tag:
+            return [ev.SendMessage(self._query_text())] if self._offer_versions() else []
+        if policy.send_whitespace_tag and self._offer_tag and self._offer_versions():
             text = text + envelope.whitespace_tag(self._offer_versions())
         return [ev.SendMessage(text)]
 
@@ -355,7 +362,7 @@ class Conversation:
             found = envelope.find_whitespace_tag(text)
             stripped, versions = found if found is not None else (text, frozenset())
             out = self._plaintext(stripped)
-            if self.policy.whitespace_start_ake:
+            if self.policy.whitespace_start_ake and self.msgstate is not MsgState.ENCRYPTED:
                 out += self._start_ake_for(versions)
             return out
         return self._plaintext(text)
@@ -375,7 +382,10 @@ class Conversation:
     def _receive_error(self, text: str) -> list[Event]:
         """Spec "Receiving an Error Message"."""
         out: list[Event] = [ev.ErrorReceived(envelope.parse_error(text) or "")]
-        if self.policy.error_start_ake:
+        cur = self.current
+        if cur is not None and cur.msgstate is MsgState.ENCRYPTED:
+            cur.may_retransmit = True
+        if self.policy.error_start_ake and self._offer_versions():
             out.append(ev.SendMessage(self._query_text()))
         return out
 
@@ -406,15 +416,18 @@ class Conversation:
             sender = 0
         else:
             return [ev.MessageUnreadable("unsupported fragment version")]
-        if frag.version not in self.policy.versions:
-            return []
+        # No policy check here: libotr fragments its Query Message in the v2
+        # layout whatever the versions; the reassembled message is checked.
         sess = self._session(sender)
         whole = sess.reassembler.feed(frag)
         if whole is None:
             return []
-        if envelope.classify(whole) is not envelope.MessageKind.ENCODED:
-            return [ev.MessageUnreadable("reassembled fragments are not an OTR message")]
-        return self._receive_encoded(whole, now, frag.version)
+        kind = envelope.classify(whole)
+        if kind is envelope.MessageKind.ENCODED:
+            return self._receive_encoded(whole, now, frag.version)
+        if kind is envelope.MessageKind.FRAGMENT:
+            return [ev.MessageUnreadable("fragment inside a fragmented message")]
+        return self._receive(whole, now)
 
     def _check_instances(
         self, sender: int, receiver: int, zero_receiver_ok: bool
@@ -434,7 +447,13 @@ class Conversation:
 
     def _receive_encoded(self, text: str, now: float, frag_version: int | None) -> list[Event]:
         binary = envelope.decode_otr_message(text)
-        decoded = wire3.decode_message(binary)
+        try:
+            decoded = wire3.decode_message(binary)
+        except RemoteProtocolError:
+            if binary[2:3] == bytes((wire3.DATA,)) and self.msgstate is MsgState.ENCRYPTED:
+                # libotr answers a malformed data message with an error message.
+                return [ev.MessageUnreadable("malformed data message"), *self._error(ERR_MALFORMED)]
+            raise
         header = decoded.header
         version = header.version
         if frag_version is not None and frag_version != version:
@@ -531,10 +550,15 @@ class Conversation:
                 out.append(ev.MessageNotSent(text, "no private conversation was established"))
         if self._held:
             self._held.clear()
-        elif sess.last_message is not None and now - sess.last_message[1] < RESEND_INTERVAL:
+        elif (
+            sess.may_retransmit
+            and sess.last_message is not None
+            and now - sess.last_message[1] < RESEND_INTERVAL
+        ):
             text = sess.last_message[0]
             out += self._send_data(sess, text.encode("utf-8"), (), 0, now)
             out.append(ev.Warning("The last message was resent."))
+        sess.may_retransmit = False
         return out
 
     def _receive_data(
@@ -545,11 +569,12 @@ class Conversation:
         assert isinstance(msg, wire3.DataMessage)
         ignore = bool(msg.flags & IGNORE_UNREADABLE)
         if sess.msgstate is not MsgState.ENCRYPTED or sess.data is None:
+            # libotr only tells the user here (the message may be for another
+            # v2 instance); it sends no error to the peer.
             if ignore:
                 return []
             return [
-                ev.MessageUnreadable("encrypted message received outside a private conversation"),
-                *self._error(sess, ERR_NOT_IN_PRIVATE),
+                ev.MessageUnreadable("encrypted message received outside a private conversation")
             ]
         try:
             result = sess.data.decrypt(decoded)
@@ -558,7 +583,7 @@ class Conversation:
                 return []
             return [
                 ev.MessageUnreadable("unreadable encrypted message"),
-                *self._error(sess, ERR_UNREADABLE),
+                *self._error(ERR_UNREADABLE),
             ]
         text_bytes, tlv_bytes = tlv.split_plaintext(result.plaintext)
         out: list[Event] = []
@@ -630,7 +655,7 @@ class Conversation:
             return [ev.SendMessage(p) for p in pieces]
         return [ev.SendMessage(wire)]
 
-    def _error(self, sess: InstanceSession, text: str) -> list[Event]:
+    def _error(self, text: str) -> list[Event]:
         return [ev.SendMessage(envelope.format_error(text))]
 
     def _to_plaintext(self, sess: InstanceSession) -> None:
@@ -642,7 +667,13 @@ class Conversation:
         sess.last_message = None
 
     def _query_text(self) -> str:
-        return envelope.format_query(self._offer_versions(), self.account)
+        text = envelope.format_query(self._offer_versions(), self.account)
+        limit = self.policy.max_message_size
+        if limit and len(text) > limit:
+            # Too long for the transport: send the bare "?OTRv23?" rather than
+            # fragmenting free text (libotr's fragments of it break on commas).
+            text = text.split("\n", 1)[0]
+        return text
 
     def _offer_versions(self) -> frozenset[int]:
         return frozenset(v for v in self.policy.versions if v in (2, 3))

@@ -37,6 +37,11 @@ _NAMED = {
 _NAMED["DEFAULT"] = _NAMED["OPPORTUNISTIC"]
 
 
+MIN_MESSAGE_SIZE = 40
+"""Smallest transport limit we fragment for: a v3 fragment header takes 37
+characters (libotr's count, ERRATA A5), leaving room for a few of payload."""
+
+
 @dataclass(frozen=True)
 class Policy:
     """What a conversation may do.  ``Policy()`` is libotr's DEFAULT (OPPORTUNISTIC).
@@ -52,6 +57,10 @@ class Policy:
     whitespace_start_ake: bool = True
     error_start_ake: bool = True
     max_message_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_message_size != 0 and self.max_message_size < MIN_MESSAGE_SIZE:
+            raise ValueError(f"max_message_size must be 0 or at least {MIN_MESSAGE_SIZE}")
 
     @classmethod
     def from_flags(cls, flags: int, max_message_size: int = 0) -> Policy:
