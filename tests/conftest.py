@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -37,3 +39,40 @@ def libotr_peer_module():  # type: ignore[no-untyped-def]
 
     peer.build()
     return peer
+
+
+@pytest.fixture
+def pair_factory() -> Iterator[Any]:
+    made: list[Any] = []
+
+    def make(
+        policy: Any = "MANUAL",
+        our_policy: Any = None,
+        versions: tuple[int, ...] = (2, 3),
+        our_versions: tuple[int, ...] | None = None,
+        max_msg_size: int = 0,
+        **kw: Any,
+    ) -> tuple[Any, Any]:
+        lib = libotr_peer_module().OtrPeer(
+            account="alice@x",
+            peer="bob@x",
+            policy=policy,
+            versions=versions,
+            max_msg_size=max_msg_size,
+            **kw,
+        )
+        made.append(lib)
+        from interop_util import OurPeer
+
+        ours = OurPeer(
+            account="bob@x",
+            peer="alice@x",
+            policy=our_policy if our_policy is not None else policy,
+            versions=our_versions or versions,
+            max_msg_size=max_msg_size,
+        )
+        return lib, ours
+
+    yield make
+    for p in made:
+        p.close()

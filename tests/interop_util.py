@@ -94,3 +94,33 @@ class OurPeer:
         return f"<OurPeer {self.name}>"
 
     __hash__ = object.__hash__
+
+
+def _peer() -> Any:
+    from conftest import libotr_peer_module
+
+    return libotr_peer_module()
+
+
+def run(
+    lib: Any, ours: OurPeer, pending: dict[Any, list[dict[str, Any]]]
+) -> dict[Any, list[dict[str, Any]]]:
+    log: dict[Any, list[dict[str, Any]]] = _peer().relay(pending, {lib: ours, ours: lib})
+    log.setdefault(lib, [])
+    log.setdefault(ours, [])
+    return log
+
+
+def secure(log: dict[Any, list[dict[str, Any]]], who: Any) -> dict[str, Any]:
+    evs = _peer().of(log[who], "gone_secure") + _peer().of(log[who], "still_secure")
+    assert evs, f"{who} never went secure: {log[who]}"
+    return evs[-1]
+
+
+def establish(lib: Any, ours: OurPeer, starter: str = "lib") -> None:
+    first = lib if starter == "lib" else ours
+    log = run(lib, ours, {first: first.query()})
+    a, b = secure(log, lib), secure(log, ours)
+    assert a["ssid"] == b["ssid"]
+    assert a["fingerprint"] == ours.fingerprint
+    assert b["fingerprint"] == lib.fingerprint

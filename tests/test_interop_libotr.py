@@ -7,13 +7,12 @@ here talks to a second copy of our own library.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from conftest import libotr_peer_module
-from interop_util import OurPeer
+from interop_util import OurPeer, establish, run, secure
 
 pytestmark = pytest.mark.interop
 
@@ -25,65 +24,6 @@ injects = peer_mod.injects
 
 WHITESPACE_BASE = " \t  \t\t\t\t \t \t \t  "
 WHITESPACE_V3 = "  \t\t  \t\t"
-
-
-@pytest.fixture
-def pair_factory() -> Iterator[Any]:
-    made: list[Any] = []
-
-    def make(
-        policy: Any = "MANUAL",
-        our_policy: Any = None,
-        versions: tuple[int, ...] = (2, 3),
-        our_versions: tuple[int, ...] | None = None,
-        max_msg_size: int = 0,
-        **kw: Any,
-    ) -> tuple[Any, OurPeer]:
-        lib = OtrPeer(
-            account="alice@x",
-            peer="bob@x",
-            policy=policy,
-            versions=versions,
-            max_msg_size=max_msg_size,
-            **kw,
-        )
-        made.append(lib)
-        ours = OurPeer(
-            account="bob@x",
-            peer="alice@x",
-            policy=our_policy if our_policy is not None else policy,
-            versions=our_versions or versions,
-            max_msg_size=max_msg_size,
-        )
-        return lib, ours
-
-    yield make
-    for p in made:
-        p.close()
-
-
-def run(
-    lib: Any, ours: OurPeer, pending: dict[Any, list[dict[str, Any]]]
-) -> dict[Any, list[dict[str, Any]]]:
-    log: dict[Any, list[dict[str, Any]]] = relay(pending, {lib: ours, ours: lib})
-    log.setdefault(lib, [])
-    log.setdefault(ours, [])
-    return log
-
-
-def secure(log: dict[Any, list[dict[str, Any]]], who: Any) -> dict[str, Any]:
-    evs = of(log[who], "gone_secure") + of(log[who], "still_secure")
-    assert evs, f"{who} never went secure: {log[who]}"
-    return evs[-1]
-
-
-def establish(lib: Any, ours: OurPeer, starter: str = "lib") -> None:
-    first = lib if starter == "lib" else ours
-    log = run(lib, ours, {first: first.query()})
-    a, b = secure(log, lib), secure(log, ours)
-    assert a["ssid"] == b["ssid"]
-    assert a["fingerprint"] == ours.fingerprint
-    assert b["fingerprint"] == lib.fingerprint
 
 
 def texts(events: list[dict[str, Any]]) -> list[str]:
