@@ -95,7 +95,7 @@ def test_ake_and_messages(version: int) -> None:
         net.pump(b, b.send(f"b{i}"))
     assert net.received(b) == [f"a{i}" for i in range(6)]
     assert net.received(a) == [f"b{i}" for i in range(6)]
-    for src, text in net.wire[4:]:
+    for _src, text in net.wire[4:]:
         assert text.startswith("?OTR:")
 
 
@@ -108,7 +108,7 @@ def test_plaintext_and_whitespace_tag() -> None:
     assert net.received(b) == ["hello"]
     assert a.is_encrypted and b.is_encrypted
     # A plaintext message received stops the whitespace tags.
-    a2, b2 = make_pair(Policy.named("OPPORTUNISTIC"))
+    a2, _b2 = make_pair(Policy.named("OPPORTUNISTIC"))
     a2.receive("plain from bob")
     out = a2.send("no tag now")
     assert out == [ev.SendMessage("no tag now")]
@@ -176,7 +176,7 @@ def test_fragmented_conversation() -> None:
 def test_extra_symmetric_key_both_sides() -> None:
     a, b, net = secured_pair()
     out = a.use_extra_key(7, b"file-transfer")
-    local = [e for e in out if isinstance(e, ev.ExtraSymmetricKey)][0]
+    local = next(e for e in out if isinstance(e, ev.ExtraSymmetricKey))
     net.pump(a, out)
     remote = net.of(b, ev.ExtraSymmetricKey)[0]
     assert remote.key == local.key and len(local.key) == 32  # type: ignore[attr-defined]
@@ -196,7 +196,7 @@ def test_smp(same: bool) -> None:
 
 
 def test_instance_routing_and_other_instance() -> None:
-    a, b, net = secured_pair()
+    a, b, _net = secured_pair()
     out = a.send("m")
     wire = out[0].text  # type: ignore[attr-defined]
     raw = bytearray(base64.b64decode(wire[5:-1]))

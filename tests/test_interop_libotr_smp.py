@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from interop_util import OurPeer, establish, run
 
 from conftest import libotr_peer_module
+from interop_util import OurPeer, establish, run
 
 pytestmark = pytest.mark.interop
 
