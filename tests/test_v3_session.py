@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -126,12 +125,12 @@ def test_tampering_is_detected_and_state_kept() -> None:
     msg = decoded.message
     assert isinstance(msg, w.DataMessage)
     for bad in (
-        replace(msg, encrypted=b"X" + msg.encrypted[1:]),
-        replace(msg, ctr=bytes(7) + b"\x09"),
-        replace(msg, mac=bytes(20)),
-        replace(msg, sender_keyid=7),
-        replace(msg, recipient_keyid=9),
-        replace(msg, flags=1),
+        msg._replace(encrypted=b"X" + msg.encrypted[1:]),
+        msg._replace(ctr=bytes(7) + b"\x09"),
+        msg._replace(mac=bytes(20)),
+        msg._replace(sender_keyid=7),
+        msg._replace(recipient_keyid=9),
+        msg._replace(flags=1),
     ):
         bad_bin = w.encode_message(3, 0x100, 0x200, bad)
         with pytest.raises(RemoteProtocolError):
@@ -146,11 +145,11 @@ def test_invalid_next_dh_rejected_without_state_change() -> None:
     msg = w.decode_message(binary).message
     assert isinstance(msg, w.DataMessage)
     sk = a._session(msg.sender_keyid, msg.recipient_keyid)
-    bad = replace(msg, next_dh=1)
+    bad = msg._replace(next_dh=1)
     auth = w.encode_data_authenticated(3, 0x100, 0x200, bad)
     from otr.crypto.primitives import hmac_sha1
 
-    forged = replace(bad, mac=hmac_sha1(sk.send_mac, auth))
+    forged = bad._replace(mac=hmac_sha1(sk.send_mac, auth))
     with pytest.raises(RemoteProtocolError):
         b.decrypt(w.decode_message(w.encode_message(3, 0x100, 0x200, forged)))
     assert b.decrypt(w.decode_message(binary)).plaintext == b"hello"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, replace
 
 __all__ = ["Policy", "PolicyFlag"]
@@ -101,7 +102,7 @@ class Policy:
                 f |= bit
         return f
 
-    @property
+    @functools.cached_property
     def versions(self) -> frozenset[int]:
         """The protocol versions this policy allows."""
         return frozenset(

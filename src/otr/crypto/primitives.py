@@ -66,6 +66,8 @@ def consttime_equal(a: bytes, b: bytes) -> bool:
 
 
 _ZERO8 = bytes(8)
+_BLOCK_SUFFIXES = [i.to_bytes(8, "big") for i in range(4096)]
+"""Low halves of the counter blocks for messages up to 64 KiB."""
 
 
 class AesCtr:
@@ -94,7 +96,11 @@ class AesCtr:
             stream = self._ecb.update(top_half + _ZERO8)
         else:
             blocks = (n + 15) // 16
-            counters = b"".join([top_half + i.to_bytes(8, "big") for i in range(blocks)])
+            if blocks <= len(_BLOCK_SUFFIXES):
+                # top || 0, top || 1, ...: one join interleaves the top half.
+                counters = top_half + top_half.join(_BLOCK_SUFFIXES[:blocks])
+            else:
+                counters = b"".join([top_half + i.to_bytes(8, "big") for i in range(blocks)])
             stream = self._ecb.update(counters)
         x = int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")
         return x.to_bytes(n, "big")

@@ -105,8 +105,9 @@ def classify(text: str) -> MessageKind:
        spec does not define such texts, so they are plaintext here (the caller shows them).
     3. Otherwise the whitespace tag base anywhere makes tagged plaintext.
     """
-    if any(marker in text for marker in FRAGMENT_MARKERS):
-        return MessageKind.FRAGMENT
+    for marker in FRAGMENT_MARKERS:
+        if marker in text:
+            return MessageKind.FRAGMENT
     at = text.find(OTR_MARKER)
     if at >= 0:
         if text.startswith(ENCODED_PREFIX, at):
@@ -261,7 +262,10 @@ def decode_otr_message(text: str) -> bytes:
     except (binascii.Error, ValueError):
         raise DecodeError("invalid base64 in encoded OTR message") from None
     # strict_mode still lets through surplus '=' after a full quantum and non-zero unused
-    # bits ("AB=="); only the canonical encoding is accepted.
-    if binascii.b2a_base64(binary, newline=False) != body.encode("ascii"):
+    # bits ("AB=="); only the canonical encoding is accepted.  Both can only occur in
+    # the final quantum, so only the tail is re-encoded (this is a per-message path).
+    if len(body) % 4 or binascii.b2a_base64(
+        binary[(len(body) // 4 - 1) * 3 :], newline=False
+    ) != body[-4:].encode("ascii"):
         raise DecodeError("non-canonical base64 in encoded OTR message")
     return binary

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import DecodeError
 from .buffer import MAX_DATA_LEN, Reader, Writer, encode_mpi
@@ -55,8 +56,9 @@ REVEALED_KEY_LEN = 16
 SUPPORTED_VERSIONS = (2, 3)
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
+    """Protocol version, message type and (v3) instance tags."""
+
     version: int
     type: int
     sender_instance: int = 0
@@ -95,9 +97,10 @@ class Signature:
     mac: bytes
 
 
-@dataclass(frozen=True)
-class DataMessage:
-    """Spec "Data Message".  ``next_dh`` is the sender's *next* D-H public key."""
+class DataMessage(NamedTuple):
+    """Spec "Data Message".  ``next_dh`` is the sender's *next* D-H public key.
+
+    (A named tuple rather than a dataclass: this is the per-message hot path.)"""
 
     flags: int
     sender_keyid: int
@@ -121,8 +124,7 @@ _TYPES: dict[type, int] = {
 }
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A decoded message; ``authenticated`` is, for a Data Message, the bytes its
     MAC covers ("everything from the Protocol version to the end of the encrypted
     message"), else empty."""
