@@ -63,8 +63,12 @@ def test_smp_right_secret(pair_factory: Any, starter: str, question: str | None)
     assert outcome(log[lib]) == ["success"]
     assert outcome(log[ours]) == ["success"]
     # The side that asked a question (or answered without one) now trusts the peer.
+    # libotr's rule, mirrored: the side that only answered a question learns
+    # nothing about the peer's identity and does not change its trust.
     if starter == "ours" or question is None:
         assert ours.status()["trust"] == "verified"
+    else:
+        assert ours.status()["trust"] != "verified"
 
 
 @pytest.mark.parametrize("starter", ["lib", "ours"])

@@ -693,10 +693,16 @@ class Conversation:
         return out
 
     def _smp_events(self, sess: InstanceSession, events: Sequence[Event]) -> list[Event]:
+        # libotr's set_smp_trust: the outcome sets the fingerprint's trust, except
+        # on the side that only answered the peer's question (it learnt nothing
+        # about the peer's identity).
+        smp = sess.smp
+        answered_question = smp is not None and smp.received_question
         for e in events:
-            if isinstance(e, ev.SmpSucceeded):
+            if isinstance(e, ev.SmpSucceeded | ev.SmpFailed) and not answered_question:
+                trust = "smp" if isinstance(e, ev.SmpSucceeded) else ""
                 self.trust.set_trust(
-                    self.account, self.protocol, self.peer, sess.their_fingerprint, "smp"
+                    self.account, self.protocol, self.peer, sess.their_fingerprint, trust
                 )
         return list(events)
 
