@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import textwrap
 from collections import deque
 
 from .. import events as ev
 from ..conversation import Conversation
 from ..crypto.dsa import generate_dsa_key, human_fingerprint
 from ..policy import Policy
+from ..wire import envelope
+from ..wire import v3 as wire3
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +29,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smp", action="store_true", help="also run SMP with a shared secret")
 
 
+_TYPE_NAMES = {
+    wire3.DH_COMMIT: "D-H Commit",
+    wire3.DH_KEY: "D-H Key",
+    wire3.REVEAL_SIGNATURE: "Reveal Signature",
+    wire3.SIGNATURE: "Signature",
+    wire3.DATA: "Data",
+}
+
+
+def _wire_kind(text: str) -> str:
+    """A short label for a wire message (spec message names)."""
+    kind = envelope.classify(text)
+    if kind is envelope.MessageKind.ENCODED:
+        binary = envelope.decode_otr_message(text)
+        return f"[v{binary[1]} {_TYPE_NAMES.get(binary[2], '?')}]"
+    return f"[{kind.value}]"
+
+
 def _describe(e: ev.Event) -> str | None:
     if isinstance(e, ev.MessageReceived):
         return f"{'🔒' if e.encrypted else 'plain'}: {e.text!r}"
@@ -36,9 +55,22 @@ def _describe(e: ev.Event) -> str | None:
             f"SECURE (OTRv{e.version}) ssid={e.ssid.hex()} "
             f"peer={human_fingerprint(e.their_fingerprint)}"
         )
+    if isinstance(e, ev.NewFingerprint):
+        return "new peer fingerprint"
+    if isinstance(e, ev.SessionFinished):
+        return "peer ended the private conversation"
+    if isinstance(e, ev.SessionEnded):
+        return "private conversation ended"
+    if isinstance(e, ev.SmpRequested):
+        return f"SMP request (question: {e.question!r})"
     if isinstance(e, ev.SendMessage):
         return None
-    return type(e).__name__ + (f" {e}" if not isinstance(e, ev.SmpSucceeded) else "")
+    return type(e).__name__
+
+
+def _shorten(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
             dst = other[id(src)]
             clock[0] += 0.1
             got = dst.receive(e.text, clock[0])
-            wire = textwrap.shorten(e.text.replace("\n", " "), wire_w - 16, placeholder="…")
+            wire = _shorten(f"{_wire_kind(e.text)} {e.text}", wire_w - 14)
             shown = [d for d in (_describe(g) for g in got) if d]
+            if not shown and "Data" in _wire_kind(e.text):
+                shown = ["(empty: heartbeat, lets the peer rotate keys)"]
             arrow = f"{names[id(src)]}→{names[id(dst)]}"
             print(f"{arrow:<12} {wire:<{wire_w - 13}} | {'; '.join(shown)}")
             queue.extend((dst, g) for g in got if isinstance(g, ev.SendMessage))
