@@ -1,0 +1,321 @@
+"""The Ed448-Goldilocks group as OTRv4 uses it (otr-v4.md "Elliptic Curve
+Parameters", "Verifying that a point is on the curve", "Considerations while
+working with elliptic curve parameters", "Encoding and Decoding" (Scalar, Point),
+"HashToScalar", "Elliptic Curve Operations"; RFC 8032 section 5.2).
+
+This module is the one place that owns Ed448.  Point arithmetic (addition,
+negation, scalar multiplication) runs in C through pycryptodome's
+``ECC.EccPoint`` on curve ``"Ed448"``; encoding, decoding and validation follow
+the spec and are written here so they are exact and auditable.
+
+* :class:`Point` wraps an ``EccPoint``: immutable, hashable, ``P + Q``,
+  ``P - Q``, ``-P``, ``P * k`` / ``k * P``.  Every point remembers whether it is
+  known to lie in the prime-order subgroup (true by construction for multiples
+  of :data:`G` and for points that passed :func:`validate_point`), so repeated
+  validation of the same object costs nothing.
+* :func:`decode_point` performs the full validation the spec asks for on every
+  received point: canonical encoding (y < p, no "negative zero"), on the curve
+  (square-root step of RFC 8032 and again the curve equation in C - ERRATA B28),
+  not the identity, and ``q * P == I`` (prime-order subgroup; rejects the small
+  order and mixed-torsion points the cofactor 4 allows).
+* Scalars are Python ``int`` in ``[0, q)``.  :func:`decode_scalar` is strict
+  (rejects values ``>= q``, which no honest encoder produces);
+  :func:`scalar_from_bytes_mod_q` is the spec's "decode and mod q" for hash
+  outputs.  :func:`random_scalar` is the spec's hash-and-prune procedure for
+  random values in Z_q, reduced mod q.  :func:`hash_to_scalar` is HashToScalar
+  (57-byte HWC output read little-endian, reduced mod q - ERRATA B5).
+
+Python big-integer and pycryptodome code paths are not guaranteed to be
+constant-time; OTRv4 secrets handled here are ephemeral or long-term scalars
+of a chat client, which is the same trade-off the rest of this package makes.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, Final
+
+import gmpy2
+from Crypto.PublicKey import ECC
+
+from ..errors import DecodeError, InvalidGroupElement
+from . import kdf as _kdf
+
+__all__ = [
+    "COFACTOR",
+    "IDENTITY",
+    "POINT_BYTES",
+    "SCALAR_BYTES",
+    "D",
+    "G",
+    "P",
+    "Point",
+    "Q",
+    "Rng",
+    "decode_point",
+    "decode_point_unchecked",
+    "decode_scalar",
+    "encode_point",
+    "encode_scalar",
+    "hash_to_scalar",
+    "prune",
+    "random_scalar",
+    "scalar_from_bytes_mod_q",
+    "validate_point",
+]
+
+Rng = Callable[[int], bytes]
+"""Randomness source: ``rng(n)`` returns ``n`` random bytes (e.g. ``os.urandom``)."""
+
+P: Final = 2**448 - 2**224 - 1
+"""The field prime p."""
+Q: Final = 2**446 - 13818066809895115352007386748515426880336692474882178609894547503885
+"""The prime order q (RFC 8032's L) of the base point."""
+COFACTOR: Final = 4
+D: Final = P - 39081
+"""The curve constant d = -39081 (mod p); the curve is x^2 + y^2 = 1 + d*x^2*y^2."""
+POINT_BYTES: Final = 57
+SCALAR_BYTES: Final = 57
+
+_GX = int(
+    "22458004029592430018760433409989603624678964163256413424612546168695"
+    "0415467406032909029192869357953282578032075146446173674602635247710"
+)
+_GY = int(
+    "29881921007848149267601793044393067343754404015408024209592824137233"
+    "1506189835876003536878655418784733982303233503462500531545062832660"
+)
+_CURVE = "Ed448"
+_SIGN_BIT = 1 << 455
+_Y_MASK = _SIGN_BIT - 1
+_GROUP_EXPONENT = COFACTOR * Q  # every curve point's order divides 4q
+_MPZ_P = gmpy2.mpz(P)
+_MPZ_D = gmpy2.mpz(D)
+_SQRT_EXP = gmpy2.mpz((P - 3) // 4)
+
+
+def _ecc(x: int, y: int) -> Any:
+    try:
+        # Public API (documented), though the module does not re-export it for mypy.
+        return ECC.EccPoint(x, y, curve=_CURVE)  # type: ignore[attr-defined]
+    except ValueError as exc:  # pycryptodome checks the curve equation
+        raise InvalidGroupElement("point is not on the curve") from exc
+
+
+_IDENTITY_ECC: Final = _ecc(0, 1)
+
+
+class Point:
+    """An Ed448-Goldilocks point (immutable).
+
+    Build points with :data:`G` arithmetic, :func:`decode_point` (validated),
+    :func:`decode_point_unchecked` or :meth:`from_xy` (both unvalidated: call
+    :func:`validate_point` before trusting them).
+    """
+
+    __slots__ = ("_ecc", "_enc", "_subgroup")
+
+    _ecc: Any
+    _enc: bytes | None
+    _subgroup: bool
+
+    def __init__(self, ecc: Any, encoding: bytes | None = None, subgroup: bool = False) -> None:
+        # Internal: use the module's constructors.
+        self._ecc = ecc
+        self._enc = encoding
+        self._subgroup = subgroup
+
+    @classmethod
+    def from_xy(cls, x: int, y: int) -> Point:
+        """The point (x, y); both must be in [0, p-1] and satisfy the curve equation.
+
+        Raises :class:`InvalidGroupElement` otherwise.  The result is *not*
+        checked for being the identity or in the prime-order subgroup.
+        """
+        if not (0 <= x < P and 0 <= y < P):
+            raise InvalidGroupElement("point coordinate out of range")
+        return cls(_ecc(x, y))
+
+    @property
+    def x(self) -> int:
+        return int(self._ecc.x)
+
+    @property
+    def y(self) -> int:
+        return int(self._ecc.y)
+
+    @property
+    def xy(self) -> tuple[int, int]:
+        x, y = self._ecc.xy
+        return int(x), int(y)
+
+    def encode(self) -> bytes:
+        """The 57-byte POINT encoding (RFC 8032 section 5.2.2)."""
+        enc = self._enc
+        if enc is None:
+            x, y = self._ecc.xy
+            enc = (int(y) | ((int(x) & 1) << 455)).to_bytes(POINT_BYTES, "little")
+            self._enc = enc
+        return enc
+
+    def is_identity(self) -> bool:
+        return bool(self._ecc == _IDENTITY_ECC)
+
+    def in_prime_order_subgroup(self) -> bool:
+        """``q * P == I`` (cached once known)."""
+        if not self._subgroup:
+            self._subgroup = bool(self._ecc * Q == _IDENTITY_ECC)
+        return self._subgroup
+
+    def __add__(self, other: Point) -> Point:
+        if not isinstance(other, Point):
+            return NotImplemented
+        return Point(self._ecc + other._ecc, None, self._subgroup and other._subgroup)
+
+    def __sub__(self, other: Point) -> Point:
+        if not isinstance(other, Point):
+            return NotImplemented
+        return Point(self._ecc + (-other._ecc), None, self._subgroup and other._subgroup)
+
+    def __neg__(self) -> Point:
+        return Point(-self._ecc, None, self._subgroup)
+
+    def __mul__(self, k: int) -> Point:
+        """Scalar multiplication ``P * k`` for any integer k (negative allowed)."""
+        try:
+            k = operator.index(k)
+        except TypeError:
+            return NotImplemented
+        k %= Q if self._subgroup else _GROUP_EXPONENT
+        if k == 0:
+            return IDENTITY
+        return Point(self._ecc * k, None, self._subgroup)
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Point):
+            return NotImplemented
+        return bool(self._ecc == other._ecc)
+
+    def __hash__(self) -> int:
+        return hash(self.encode())
+
+    def __repr__(self) -> str:
+        return f"Point({self.encode().hex()})"
+
+
+G: Final = Point(_ecc(_GX, _GY), None, True)
+"""The base point (RFC 8032's B), generator of the order-q subgroup."""
+IDENTITY: Final = Point(_IDENTITY_ECC, None, True)
+"""The neutral element I = (0, 1)."""
+
+
+def encode_point(point: Point) -> bytes:
+    """POINT: 57 bytes, y little-endian with the low bit of x in bit 455."""
+    return point.encode()
+
+
+def decode_point_unchecked(data: bytes) -> Point:
+    """Decode a POINT per RFC 8032 section 5.2.3 without the group checks.
+
+    Fails (:class:`InvalidGroupElement`) on y >= p, on a y with no matching x
+    (not on the curve) and on x = 0 with the sign bit set; the length must be
+    57 bytes (:class:`DecodeError`).  The identity and points outside the
+    prime-order subgroup are accepted: use :func:`decode_point` for input.
+    """
+    if len(data) != POINT_BYTES:
+        raise DecodeError("a POINT is 57 bytes")
+    v = int.from_bytes(data, "little")
+    x0 = v >> 455
+    y = v & _Y_MASK
+    if y >= P:
+        raise InvalidGroupElement("non-canonical point encoding (y >= p)")
+    yy = gmpy2.mpz(y) * y % _MPZ_P
+    num = (yy - 1) % _MPZ_P
+    den = (_MPZ_D * yy - 1) % _MPZ_P
+    # x = num^3 * den * (num^5 * den^3)^((p-3)/4), the spec's single-powering root.
+    num3 = num * num % _MPZ_P * num % _MPZ_P
+    den3 = den * den % _MPZ_P * den % _MPZ_P
+    x = num3 * den % _MPZ_P
+    x = x * gmpy2.powmod(num3 * num % _MPZ_P * num % _MPZ_P * den3 % _MPZ_P, _SQRT_EXP, _MPZ_P)
+    x %= _MPZ_P
+    if den * x % _MPZ_P * x % _MPZ_P != num:
+        raise InvalidGroupElement("point is not on the curve")
+    if x == 0 and x0 == 1:
+        raise InvalidGroupElement("non-canonical point encoding (negative zero)")
+    if int(x) & 1 != x0:
+        x = _MPZ_P - x
+    return Point(_ecc(int(x), y), bytes(data))
+
+
+def validate_point(point: Point) -> Point:
+    """The spec's "Verifying that a point is on the curve": not the identity, on
+    the curve (guaranteed by construction, see :func:`decode_point_unchecked`
+    and :meth:`Point.from_xy`), and ``q * P == I``.  Returns the point; raises
+    :class:`InvalidGroupElement`."""
+    if point.is_identity():
+        raise InvalidGroupElement("point is the identity")
+    if not point.in_prime_order_subgroup():
+        raise InvalidGroupElement("point is not in the prime-order subgroup")
+    return point
+
+
+def decode_point(data: bytes) -> Point:
+    """Decode and fully validate a received POINT (see the module docstring)."""
+    return validate_point(decode_point_unchecked(data))
+
+
+def encode_scalar(s: int) -> bytes:
+    """SCALAR: 57 bytes little-endian; ``s`` must be in [0, q)."""
+    if not 0 <= s < Q:
+        raise ValueError("scalar out of range")
+    return s.to_bytes(SCALAR_BYTES, "little")
+
+
+def decode_scalar(data: bytes) -> int:
+    """Decode a received SCALAR strictly: 57 bytes, value < q (canonical).
+
+    Every scalar OTRv4 sends is computed mod q, so a value >= q is malformed
+    (accepting it would make ring signatures and SMP proofs malleable).
+    """
+    if len(data) != SCALAR_BYTES:
+        raise DecodeError("a SCALAR is 57 bytes")
+    s = int.from_bytes(data, "little")
+    if s >= Q:
+        raise InvalidGroupElement("scalar out of range (>= q)")
+    return s
+
+
+def scalar_from_bytes_mod_q(data: bytes) -> int:
+    """The spec's scalar decoding: a little-endian integer, reduced mod q."""
+    return int.from_bytes(data, "little") % Q
+
+
+def hash_to_scalar(usage_id: int, data: bytes, *, domain: bytes = _kdf.OTRV4_DOMAIN) -> int:
+    """HashToScalar(usageID || d): ``HWC(usageID || d, 57)`` as a little-endian
+    integer, reduced mod q (ERRATA B5)."""
+    return scalar_from_bytes_mod_q(_kdf.hwc(usage_id, data, SCALAR_BYTES, domain=domain))
+
+
+def prune(buf: bytes) -> bytes:
+    """RFC 8032 / spec pruning of a 57-byte buffer: clear the two low bits of the
+    first byte, clear the last byte, set the top bit of the second to last."""
+    if len(buf) < SCALAR_BYTES:
+        raise ValueError("need 57 bytes to prune")
+    h = bytearray(buf[:SCALAR_BYTES])
+    h[0] &= 0xFC
+    h[56] = 0
+    h[55] |= 0x80
+    return bytes(h)
+
+
+def random_scalar(rng: Rng) -> int:
+    """A random value in Z_q as the spec asks ("Considerations while working with
+    elliptic curve parameters"): 57 random bytes, ``SHAKE-256(value, 57)``,
+    pruned, read little-endian, then reduced mod q so it encodes as a SCALAR."""
+    value = rng(SCALAR_BYTES)
+    if len(value) != SCALAR_BYTES:
+        raise ValueError("rng returned the wrong number of bytes")
+    return scalar_from_bytes_mod_q(prune(_kdf.shake256(value, SCALAR_BYTES)))
