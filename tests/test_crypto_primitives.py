@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from otr.crypto.primitives import (
     AesCtr,
+    HmacKey,
     aes128_ctr,
     consttime_equal,
     hmac_sha256_160,
@@ -58,3 +59,8 @@ def test_consttime_equal() -> None:
     assert consttime_equal(b"abc", b"abc")
     assert not consttime_equal(b"abc", b"abd")
     assert not consttime_equal(b"abc", b"ab")
+
+
+@given(st.binary(max_size=200), st.binary(max_size=300), st.sampled_from(["sha1", "sha256"]))
+def test_prepared_hmac_key_equals_hmac(key: bytes, data: bytes, algorithm: str) -> None:
+    assert HmacKey(key, algorithm).digest(data) == hmac.digest(key, data, algorithm)

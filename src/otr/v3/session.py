@@ -28,6 +28,9 @@ __all__ = ["DataSession", "Decrypted", "SessionKeys"]
 
 Rng = Callable[[int], bytes]
 
+_NO_REVEAL = bytes(4)
+"""An empty "Old MAC keys to be revealed" DATA field."""
+
 MAX_REVEAL_BYTES = 20 * 64
 """Bound on MAC keys waiting to be revealed (they are sent with the next message)."""
 
@@ -104,6 +107,7 @@ class DataSession:
         self.their_y: dict[int, Any] = {result.their_keyid: result.their_dh}
         self._keys: dict[tuple[int, int], SessionKeys] = {}
         self._reveal = bytearray()
+        self._prefixes: dict[tuple[int, int, int], bytes] = {}
 
     def _session(self, our_id: int, their_id: int) -> SessionKeys:
         sk = self._keys.get((our_id, their_id))
@@ -119,21 +123,31 @@ class DataSession:
     def encrypt(self, plaintext: bytes, flags: int = 0) -> bytes:
         """Spec "When you send a Data Message"; returns the binary message."""
         our_id = self.our_keyid - 1
-        sk = self._session(our_id, self.their_keyid)
+        their_id = self.their_keyid
+        sk = self._keys.get((our_id, their_id)) or self._session(our_id, their_id)
         sk.send_ctr += 1  # the top half must increase and never be all zero
         ctr = sk.send_ctr.to_bytes(8, "big")
-        msg = DataMessage(
-            flags=flags,
-            sender_keyid=our_id,
-            recipient_keyid=self.their_keyid,
-            next_dh=int(self.our_dh[self.our_keyid].gx),
-            ctr=ctr,
-            encrypted=sk.send_aes.crypt(ctr, plaintext),
-        )
-        auth = encode_data_authenticated(self.version, self.our_instance, self.their_instance, msg)
-        reveal = bytes(self._reveal)
-        self._reveal.clear()
-        return auth + sk.send_hmac.digest(auth) + len(reveal).to_bytes(4, "big") + reveal
+        enc = sk.send_aes.crypt(ctr, plaintext)
+        # Everything before the counter depends only on the key ids and flags.
+        cache_key = (flags, our_id, their_id)
+        prefix = self._prefixes.get(cache_key)
+        if prefix is None:
+            head = DataMessage(flags, our_id, their_id, int(self.our_dh[our_id + 1].gx), ctr, b"")
+            auth = encode_data_authenticated(
+                self.version, self.our_instance, self.their_instance, head
+            )
+            prefix = auth[: -len(ctr) - 4]
+            if len(self._prefixes) > 4:
+                self._prefixes.clear()
+            self._prefixes[cache_key] = prefix
+        auth = b"".join((prefix, ctr, len(enc).to_bytes(4, "big"), enc))
+        if self._reveal:
+            reveal = bytes(self._reveal)
+            self._reveal.clear()
+            return b"".join(
+                (auth, sk.send_hmac.digest(auth), len(reveal).to_bytes(4, "big"), reveal)
+            )
+        return b"".join((auth, sk.send_hmac.digest(auth), _NO_REVEAL))
 
     def decrypt(self, decoded: Decoded) -> Decrypted:
         """Spec "When you receive a Data Message"."""
