@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..crypto import modp
 from ..crypto.primitives import AesCtr, HmacKey, consttime_equal, sha1, sha256
@@ -74,8 +73,7 @@ class SessionKeys:
         self.rcv_mac_used = False
 
 
-@dataclass(frozen=True)
-class Decrypted:
+class Decrypted(NamedTuple):
     plaintext: bytes
     extra_key: bytes
     """The extra symmetric key of the key pair that protected this message."""
@@ -157,7 +155,7 @@ class DataSession:
         rid, sid = msg.recipient_keyid, msg.sender_keyid
         if rid not in self.our_dh or sid not in self.their_y:
             raise AuthenticationFailed("unknown key ids")
-        sk = self._session(rid, sid)
+        sk = self._keys.get((rid, sid)) or self._session(rid, sid)
         if not consttime_equal(sk.rcv_hmac.digest(decoded.authenticated), msg.mac):
             raise AuthenticationFailed("MAC does not verify")
         ctr = int.from_bytes(msg.ctr, "big")

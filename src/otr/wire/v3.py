@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import DecodeError
-from .buffer import MAX_DATA_LEN, Reader, Writer, encode_mpi
+from .buffer import Reader, Writer, encode_mpi
 
 __all__ = [
     "DATA",
@@ -164,49 +164,48 @@ def encode_data_authenticated(version: int, sender: int, receiver: int, msg: Dat
     return b"".join((head, encode_mpi(msg.next_dh), msg.ctr, _U32.pack(len(enc)), enc))
 
 
+_DATA_V3_FIXED = struct.Struct(">HBIIBIII")
+_DATA_V2_FIXED = struct.Struct(">HBBIII")
+_CTR_AND_LEN = struct.Struct(">8sI")
+_MAC_AND_LEN = struct.Struct(">20sI")
+
+
 def _decode_data(binary: bytes) -> Decoded:
-    """Fast, strict decoder for Data Messages (the common case)."""
-    version = binary[1]
-    if version == 3:
-        _, _, sender, receiver, flags, skid, rkid = _DATA_V3_HEAD.unpack_from(binary)
-        pos = _DATA_V3_HEAD.size
-    else:
-        _, _, flags, skid, rkid = _DATA_V2_HEAD.unpack_from(binary)
-        sender = receiver = 0
-        pos = _DATA_V2_HEAD.size
+    """Fast, strict decoder for Data Messages (the common case): the fixed fields
+    and the next length are read by one struct each."""
     end = len(binary)
-    if pos + 4 > end:
+    if binary[1] == 3:
+        if end < _DATA_V3_FIXED.size:
+            raise DecodeError("truncated input")
+        _, _, sender, receiver, flags, skid, rkid, n = _DATA_V3_FIXED.unpack_from(binary)
+        pos = _DATA_V3_FIXED.size
+    else:
+        if end < _DATA_V2_FIXED.size:
+            raise DecodeError("truncated input")
+        _, _, flags, skid, rkid, n = _DATA_V2_FIXED.unpack_from(binary)
+        sender = receiver = 0
+        pos = _DATA_V2_FIXED.size
+    # DH y (MPI), then CTR and the encrypted message's length.
+    if pos + n + _CTR_AND_LEN.size > end:
         raise DecodeError("truncated input")
-    (n,) = _U32.unpack_from(binary, pos)
-    pos += 4
-    if n > MAX_DATA_LEN or pos + n > end:
-        raise DecodeError("length field exceeds input")
     if n and binary[pos] == 0:
         raise DecodeError("non-minimal MPI")
     next_dh = int.from_bytes(binary[pos : pos + n], "big")
     pos += n
-    if pos + CTR_LEN + 4 > end:
+    ctr, n = _CTR_AND_LEN.unpack_from(binary, pos)
+    pos += _CTR_AND_LEN.size
+    # Encrypted message, then MAC and the old MAC keys' length.
+    if pos + n + _MAC_AND_LEN.size > end:
         raise DecodeError("truncated input")
-    ctr = binary[pos : pos + CTR_LEN]
-    pos += CTR_LEN
-    (n,) = _U32.unpack_from(binary, pos)
-    pos += 4
-    if n > MAX_DATA_LEN or pos + n > end:
-        raise DecodeError("length field exceeds input")
     encrypted = binary[pos : pos + n]
     pos += n
     auth = binary[:pos]
-    if pos + MAC_LEN + 4 > end:
-        raise DecodeError("truncated input")
-    mac = binary[pos : pos + MAC_LEN]
-    pos += MAC_LEN
-    (n,) = _U32.unpack_from(binary, pos)
-    pos += 4
+    mac, n = _MAC_AND_LEN.unpack_from(binary, pos)
+    pos += _MAC_AND_LEN.size
     if pos + n != end:
         raise DecodeError("trailing bytes" if pos + n < end else "length field exceeds input")
-    old = binary[pos:]
-    msg = DataMessage(flags, skid, rkid, next_dh, ctr, encrypted, mac, old)
-    return Decoded(Header(version, DATA, sender, receiver), msg, auth)
+    msg = DataMessage(flags, skid, rkid, next_dh, ctr, encrypted, mac, binary[pos:])
+    return Decoded(Header(binary[1], DATA, sender, receiver), msg, auth)
 
 
 def encode_message(version: int, sender: int, receiver: int, msg: Message) -> bytes:
@@ -247,7 +246,7 @@ def decode_message(binary: bytes) -> Decoded:
     """Decode one binary OTRv2/v3 message; strict (see module docstring)."""
     binary = bytes(binary)
     if (
-        len(binary) >= _DATA_V3_HEAD.size
+        len(binary) >= 3
         and binary[0] == 0
         and binary[1] in SUPPORTED_VERSIONS
         and binary[2] == DATA
