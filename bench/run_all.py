@@ -30,7 +30,12 @@ from otr.crypto.dsa import generate_dsa_key
 from otr.policy import Policy
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("OTR_SHARED_DIR", REPO.parent / "shared"))
+SHARED = Path(
+    os.environ.get(
+        "OTR_SHARED_DIR",
+        REPO.parent / "shared" if (REPO.parent / "shared").is_dir() else "/work/shared",
+    )
+)
 
 TARGETS = {  # issue targets: ours/libotr at most
     "ake_ms": 0.5,

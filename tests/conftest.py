@@ -24,7 +24,21 @@ settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("OTR_SHARED_DIR", REPO.parent / "shared"))
+
+
+def _find_shared() -> Path:
+    """The team's shared folder (specs, vectors, the libotr interop peer):
+    $OTR_SHARED_DIR, else ``shared`` beside the checkout, else /work/shared."""
+    env = os.environ.get("OTR_SHARED_DIR")
+    if env:
+        return Path(env)
+    for candidate in (REPO.parent / "shared", Path("/work/shared")):
+        if (candidate / "spec").is_dir():
+            return candidate
+    return REPO.parent / "shared"
+
+
+SHARED = _find_shared()
 SPEC_VECTORS = SHARED / "spec" / "vectors"
 LIBOTR_DIR = SHARED / "interop" / "libotr"
 
