@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 from otr import events as ev
@@ -72,22 +71,20 @@ class Pair:
         policy = Policy.named("MANUAL").with_versions({3})
         self.a = Conversation(generate_dsa_key(), "bob", account="alice", policy=policy)
         self.b = Conversation(generate_dsa_key(), "alice", account="bob", policy=policy)
-        self.other = {id(self.a): self.b, id(self.b): self.a}
         self.received = 0
         self.now = 0.0
 
     def pump(self, sender: Conversation, events: list[ev.Event]) -> list[ev.Event]:
+        """Deliver ``sender``'s SendMessage events (and the replies they cause,
+        depth first) and return every other event."""
         seen: list[ev.Event] = []
-        queue = deque((sender, e) for e in events)
-        while queue:
-            src, e = queue.popleft()
-            if isinstance(e, ev.SendMessage):
-                dst = self.other[id(src)]
-                for g in dst.receive(e.text, self.now):
-                    queue.append((dst, g))
+        dst = self.b if sender is self.a else self.a
+        for e in events:
+            if type(e) is ev.SendMessage:
+                seen += self.pump(dst, dst.receive(e.text, self.now))
             else:
                 seen.append(e)
-                if isinstance(e, ev.MessageReceived):
+                if type(e) is ev.MessageReceived:
                     self.received += 1
         return seen
 

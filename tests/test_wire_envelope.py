@@ -241,6 +241,35 @@ def test_decode_length_bound() -> None:
     assert len(envelope.decode_otr_message("?OTR:" + ok + ".")) == envelope.MAX_ENCODED_LEN // 4 * 3
 
 
+_B64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@given(st.text(alphabet=_B64_DIGITS + "=", min_size=1, max_size=16))
+def test_base64_body_accepts_exactly_the_canonical_encodings(body: str) -> None:
+    # Canonical means: standard base 64 decodes it and re-encoding gives it back.
+    try:
+        canonical = base64.b64encode(base64.b64decode(body, validate=True)).decode() == body
+    except ValueError:
+        canonical = False
+    try:
+        envelope.decode_base64_body(body)
+        accepted = True
+    except DecodeError:
+        accepted = False
+    assert accepted == canonical
+
+
+def test_base64_body_unused_bits_every_final_digit() -> None:
+    for digit in _B64_DIGITS:
+        for body in ("A" + digit + "==", "AA" + digit + "="):
+            ok = base64.b64encode(base64.b64decode(body)).decode() == body
+            if ok:
+                assert envelope.decode_base64_body(body) == base64.b64decode(body)
+            else:
+                with pytest.raises(DecodeError):
+                    envelope.decode_base64_body(body)
+
+
 @given(st.binary(min_size=1, max_size=600))
 def test_encoded_round_trip(data: bytes) -> None:
     text = envelope.encode_otr_message(data)

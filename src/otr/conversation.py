@@ -18,6 +18,7 @@ import copy
 import enum
 import logging
 import os
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -29,7 +30,7 @@ from .events import Event, Tlv, Trust
 from .policy import Policy
 from .smp.v3 import Smp
 from .v3.ake import Ake, AkeResult, AuthState
-from .v3.session import DataSession
+from .v3.session import DataSession, Decrypted
 from .wire import envelope, tlv
 from .wire import v3 as wire3
 from .wire.fragment import Reassembler, fragment_message, parse_fragment
@@ -58,6 +59,10 @@ IGNORE_UNREADABLE = 0x01
 # libotr 4.1.1's error texts (OTRL_ERRCODE_*), sent after "?OTR Error: ".
 ERR_UNREADABLE = "You transmitted an unreadable encrypted message."
 ERR_MALFORMED = "You transmitted a malformed data message."
+
+_DATA_PREFIXES = ("?OTR:AAMD", "?OTR:AAID")
+"""Base 64 of a v3 / v2 Data Message's first bytes (version, type 0x03)."""
+_INSTANCE_TAGS = struct.Struct(">II")
 
 
 class MsgState(enum.Enum):
@@ -347,6 +352,10 @@ class Conversation:
     def _receive(self, text: str, now: float) -> list[Event]:
         if not self.policy.enabled:
             return [ev.MessageReceived(text, encrypted=False)]
+        if text.startswith(_DATA_PREFIXES) and text.endswith("."):
+            fast = self._receive_data_fast(text, now)
+            if fast is not None:
+                return fast
         kind = envelope.classify(text)
         K = envelope.MessageKind
         if kind is K.FRAGMENT:
@@ -585,6 +594,64 @@ class Conversation:
                 ev.MessageUnreadable("unreadable encrypted message"),
                 *self._error(ERR_UNREADABLE),
             ]
+        return self._deliver(sess, result, now)
+
+    def _receive_data_fast(self, text: str, now: float) -> list[Event] | None:
+        """The common case of :meth:`_receive_data`, straight from the wire text: an
+        unfragmented Data Message for an instance we are in ENCRYPTED state with,
+        that verifies.  Anything else returns None before any state has changed, and
+        the general path handles (and reports) it."""
+        try:
+            binary = envelope.decode_base64_body(text[5:-1])
+        except RemoteProtocolError:
+            return None
+        version = binary[1]
+        if version == 3:
+            if len(binary) < 11:
+                return None
+            sender, receiver = _INSTANCE_TAGS.unpack_from(binary, 3)
+            if receiver != self.our_instance:
+                return None
+        else:
+            sender = 0
+        sess = self.sessions.get(sender)
+        if (
+            sess is None
+            or sess.data is None
+            or sess.msgstate is not MsgState.ENCRYPTED
+            or version not in self.policy.versions
+        ):
+            return None
+        try:
+            _, result = sess.data.decrypt_binary(binary)
+        except RemoteProtocolError:
+            return None
+        sess.reassembler.reset()
+        return self._deliver(sess, result, now)
+
+    def _deliver(self, sess: InstanceSession, result: Decrypted, now: float) -> list[Event]:
+        """A verified Data Message: the text, then its TLVs (spec "Receiving a Data
+        Message", "Socialist Millionaires' Protocol", "Extra symmetric key")."""
+        plaintext = result.plaintext
+        if b"\0" in plaintext:
+            return self._deliver_tlvs(sess, result, now)
+        text = plaintext.decode("utf-8", errors="replace")
+        if not text:
+            return []
+        out: list[Event] = [ev.MessageReceived(text, True, (), sess.their_instance)]
+        if now - sess.last_sent >= HEARTBEAT_INTERVAL:
+            out += self._heartbeat(sess, now)
+        return out
+
+    def _heartbeat(self, sess: InstanceSession, now: float) -> list[Event]:
+        """libotr's heartbeat (ERRATA A6): after a non-empty message, if we sent
+        nothing for a while, send an empty IGNORE_UNREADABLE message so the peer
+        can rotate keys."""
+        if now - sess.last_sent < HEARTBEAT_INTERVAL:
+            return []
+        return self._send_data(sess, b"", (), IGNORE_UNREADABLE, now)
+
+    def _deliver_tlvs(self, sess: InstanceSession, result: Decrypted, now: float) -> list[Event]:
         text_bytes, tlv_bytes = tlv.split_plaintext(result.plaintext)
         out: list[Event] = []
         try:
@@ -618,11 +685,8 @@ class Conversation:
             if sess.smp is not None:
                 sess.smp.reset()
             out.append(ev.SessionFinished(sess.their_instance))
-        elif text and now - sess.last_sent >= HEARTBEAT_INTERVAL:
-            # libotr's heartbeat (ERRATA A6): after a non-empty message, if we
-            # sent nothing for a while, send an empty IGNORE_UNREADABLE message
-            # so the peer can rotate keys.
-            out += self._send_data(sess, b"", (), IGNORE_UNREADABLE, now)
+        elif text:
+            out += self._heartbeat(sess, now)
         return out
 
     # -- helpers

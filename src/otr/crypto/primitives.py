@@ -74,9 +74,8 @@ class HmacKey:
         return o.digest()
 
 
-def consttime_equal(a: bytes, b: bytes) -> bool:
-    """Constant-time comparison of MACs and hashes."""
-    return hmac.compare_digest(a, b)
+consttime_equal = hmac.compare_digest
+"""Constant-time comparison of MACs and hashes (``hmac.compare_digest``)."""
 
 
 _ZERO8 = bytes(8)

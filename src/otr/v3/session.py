@@ -20,7 +20,7 @@ from ..crypto import modp
 from ..crypto.primitives import AesCtr, HmacKey, consttime_equal, sha1, sha256
 from ..errors import AuthenticationFailed, DecodeError
 from ..wire.buffer import encode_mpi
-from ..wire.v3 import DataMessage, Decoded, encode_data_authenticated
+from ..wire.v3 import DataMessage, Decoded, encode_data_authenticated, split_data
 from .ake import AkeResult, DHKeyPair, generate_dh_keypair
 
 __all__ = ["DataSession", "Decrypted", "SessionKeys"]
@@ -152,18 +152,49 @@ class DataSession:
         msg = decoded.message
         if not isinstance(msg, DataMessage):
             raise DecodeError("not a data message")
-        rid, sid = msg.recipient_keyid, msg.sender_keyid
-        if rid not in self.our_dh or sid not in self.their_y:
-            raise AuthenticationFailed("unknown key ids")
-        sk = self._keys.get((rid, sid)) or self._session(rid, sid)
-        if not consttime_equal(sk.rcv_hmac.digest(decoded.authenticated), msg.mac):
+        return self._open(
+            msg.recipient_keyid,
+            msg.sender_keyid,
+            decoded.authenticated,
+            msg.mac,
+            msg.ctr,
+            msg.encrypted,
+            msg.next_dh,
+        )
+
+    def decrypt_binary(self, binary: bytes) -> tuple[int, Decrypted]:
+        """:meth:`decrypt` straight from the binary message (the per-message path);
+        returns the message's flags too.  The instance tags are not checked here."""
+        fields = split_data(binary)
+        if fields[0] != self.version:
+            raise DecodeError("protocol version differs from the session's")
+        _, _, _, flags, sid, rid, next_dh, ctr, enc, mac, auth_end = fields
+        return flags, self._open(rid, sid, binary[:auth_end], mac, ctr, enc, next_dh)
+
+    def _open(
+        self,
+        rid: int,
+        sid: int,
+        authenticated: bytes,
+        mac: bytes,
+        ctr_bytes: bytes,
+        encrypted: bytes,
+        next_dh: int,
+    ) -> Decrypted:
+        """Verify, decrypt, then rotate keys; on any failure raise with the state unchanged."""
+        sk = self._keys.get((rid, sid))
+        if sk is None:  # cached keys always belong to known key ids
+            if rid not in self.our_dh or sid not in self.their_y:
+                raise AuthenticationFailed("unknown key ids")
+            sk = self._session(rid, sid)
+        if not consttime_equal(sk.rcv_hmac.digest(authenticated), mac):
             raise AuthenticationFailed("MAC does not verify")
-        ctr = int.from_bytes(msg.ctr, "big")
+        ctr = int.from_bytes(ctr_bytes, "big")
         if ctr <= sk.rcv_ctr:
             raise AuthenticationFailed("counter did not increase")
         if sid == self.their_keyid:
-            modp.check_group_element(msg.next_dh)
-        plaintext = sk.rcv_aes.crypt(msg.ctr, msg.encrypted)
+            modp.check_group_element(next_dh)
+        plaintext = sk.rcv_aes.crypt(ctr_bytes, encrypted)
         sk.rcv_ctr = ctr
         sk.rcv_mac_used = True
         extra = sk.extra_key
@@ -171,7 +202,7 @@ class DataSession:
         if rid == self.our_keyid:
             self._rotate_ours()
         if sid == self.their_keyid:
-            self._rotate_theirs(msg.next_dh)
+            self._rotate_theirs(next_dh)
         return Decrypted(plaintext, extra)
 
     def _rotate_ours(self) -> None:

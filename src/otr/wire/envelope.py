@@ -26,6 +26,7 @@ __all__ = [
     "WHITESPACE_TAG_VERSIONS",
     "MessageKind",
     "classify",
+    "decode_base64_body",
     "decode_otr_message",
     "encode_otr_message",
     "find_whitespace_tag",
@@ -252,20 +253,33 @@ def decode_otr_message(text: str) -> bytes:
         if len(text) - start > MAX_ENCODED_LEN:
             raise DecodeError("encoded OTR message too long")
         raise DecodeError("encoded OTR message without the terminating '.'")
-    body = text[start:end]
+    return decode_base64_body(text[start:end])
+
+
+_ZERO_LOW4 = frozenset("AQgw")
+"""Base-64 digits whose low four bits are zero (the last digit before "==")."""
+_ZERO_LOW2 = frozenset("AEIMQUYcgkosw048")
+"""Base-64 digits whose low two bits are zero (the last digit before "=")."""
+
+
+def decode_base64_body(body: str) -> bytes:
+    """The bytes of the base-64 text between ``?OTR:`` and ``.``: canonical, padded
+    base 64 only (no whitespace, no stray characters, no surplus padding), else
+    :class:`~otr.errors.DecodeError`."""
     if not body:
         raise DecodeError("empty encoded OTR message")
-    if not body.isascii():
-        raise DecodeError("invalid base64 in encoded OTR message")
+    if len(body) > MAX_ENCODED_LEN:
+        raise DecodeError("encoded OTR message too long")
     try:
         binary = binascii.a2b_base64(body, strict_mode=True)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
         raise DecodeError("invalid base64 in encoded OTR message") from None
-    # strict_mode still lets through surplus '=' after a full quantum and non-zero unused
-    # bits ("AB=="); only the canonical encoding is accepted.  Both can only occur in
-    # the final quantum, so only the tail is re-encoded (this is a per-message path).
-    if len(body) % 4 or binascii.b2a_base64(
-        binary[(len(body) // 4 - 1) * 3 :], newline=False
-    ) != body[-4:].encode("ascii"):
+    # strict_mode still lets through surplus '=' after a full quantum ("AAAA=") and
+    # non-zero unused bits in the final quantum ("AB=="); only the canonical encoding
+    # is accepted: its exact length, and zero unused bits in the last digit.
+    if len(body) != (len(binary) + 2) // 3 * 4 or (
+        body[-1] == "="
+        and (body[-3] not in _ZERO_LOW4 if body[-2] == "=" else body[-2] not in _ZERO_LOW2)
+    ):
         raise DecodeError("non-canonical base64 in encoded OTR message")
     return binary

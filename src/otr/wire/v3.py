@@ -27,6 +27,7 @@ __all__ = [
     "AkeMessage",
     "DHCommit",
     "DHKey",
+    "DataFields",
     "DataMessage",
     "Decoded",
     "Header",
@@ -36,6 +37,7 @@ __all__ = [
     "decode_message",
     "encode_data_authenticated",
     "encode_message",
+    "split_data",
 ]
 
 DH_COMMIT = 0x02
@@ -170,21 +172,36 @@ _CTR_AND_LEN = struct.Struct(">8sI")
 _MAC_AND_LEN = struct.Struct(">20sI")
 
 
-def _decode_data(binary: bytes) -> Decoded:
-    """Fast, strict decoder for Data Messages (the common case): the fixed fields
-    and the next length are read by one struct each."""
+DataFields = tuple[int, int, int, int, int, int, int, bytes, bytes, bytes, int]
+"""What :func:`split_data` returns: ``(version, sender_instance, receiver_instance,
+flags, sender_keyid, recipient_keyid, next_dh, ctr, encrypted, mac, auth_end)``;
+``binary[:auth_end]`` is what the MAC covers and ``binary[auth_end + 24:]`` the old
+MAC keys.  A plain tuple: this is the per-message hot path."""
+
+
+def split_data(binary: bytes) -> DataFields:
+    """Strict decoder for a binary Data Message (spec "Data Message"), v2 or v3.
+
+    The fixed fields and the next length are read by one struct each; a short,
+    oversized or trailing input raises :class:`~otr.errors.DecodeError`.
+    """
     end = len(binary)
-    if binary[1] == 3:
+    if end < 3 or binary[0] != 0 or binary[2] != DATA:
+        raise DecodeError("not a data message")
+    version = binary[1]
+    if version == 3:
         if end < _DATA_V3_FIXED.size:
             raise DecodeError("truncated input")
         _, _, sender, receiver, flags, skid, rkid, n = _DATA_V3_FIXED.unpack_from(binary)
         pos = _DATA_V3_FIXED.size
-    else:
+    elif version == 2:
         if end < _DATA_V2_FIXED.size:
             raise DecodeError("truncated input")
         _, _, flags, skid, rkid, n = _DATA_V2_FIXED.unpack_from(binary)
         sender = receiver = 0
         pos = _DATA_V2_FIXED.size
+    else:
+        raise DecodeError("unsupported protocol version")
     # DH y (MPI), then CTR and the encrypted message's length.
     if pos + n + _CTR_AND_LEN.size > end:
         raise DecodeError("truncated input")
@@ -198,14 +215,21 @@ def _decode_data(binary: bytes) -> Decoded:
     if pos + n + _MAC_AND_LEN.size > end:
         raise DecodeError("truncated input")
     encrypted = binary[pos : pos + n]
-    pos += n
-    auth = binary[:pos]
-    mac, n = _MAC_AND_LEN.unpack_from(binary, pos)
-    pos += _MAC_AND_LEN.size
-    if pos + n != end:
-        raise DecodeError("trailing bytes" if pos + n < end else "length field exceeds input")
-    msg = DataMessage(flags, skid, rkid, next_dh, ctr, encrypted, mac, binary[pos:])
-    return Decoded(Header(binary[1], DATA, sender, receiver), msg, auth)
+    auth_end = pos + n
+    mac, n = _MAC_AND_LEN.unpack_from(binary, auth_end)
+    total = auth_end + _MAC_AND_LEN.size + n
+    if total != end:
+        raise DecodeError("trailing bytes" if total < end else "length field exceeds input")
+    return (version, sender, receiver, flags, skid, rkid, next_dh, ctr, encrypted, mac, auth_end)
+
+
+def _decode_data(binary: bytes) -> Decoded:
+    version, sender, receiver, flags, skid, rkid, next_dh, ctr, enc, mac, auth_end = split_data(
+        binary
+    )
+    old_mac_keys = binary[auth_end + _MAC_AND_LEN.size :]
+    msg = DataMessage(flags, skid, rkid, next_dh, ctr, enc, mac, old_mac_keys)
+    return Decoded(Header(version, DATA, sender, receiver), msg, binary[:auth_end])
 
 
 def encode_message(version: int, sender: int, receiver: int, msg: Message) -> bytes:
