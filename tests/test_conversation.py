@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 from otr import events as ev
 from otr.conversation import Conversation, MsgState
+from otr.crypto import modp
 from otr.crypto.dsa import generate_dsa_key
 from otr.events import Tlv
 from otr.policy import Policy
+from otr.wire import tlv
+from otr.wire.buffer import encode_mpi
 
 KEY_A = generate_dsa_key()
 KEY_B = generate_dsa_key()
@@ -230,6 +233,55 @@ def test_smp(same: bool) -> None:
     kind = ev.SmpSucceeded if same else ev.SmpFailed
     assert net.of(a, kind) and net.of(b, kind)
     assert (a.trust_level is ev.Trust.VERIFIED) is same
+
+
+def _smp_value(mpis: list[int], count: int) -> bytes:
+    return count.to_bytes(4, "big") + b"".join(encode_mpi(x) for x in mpis)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    b_started=st.booleans(),
+    tlv_type=st.sampled_from([tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP1Q]),
+    mpis=st.lists(
+        st.one_of(
+            st.sampled_from([0, 1, 2, modp.P - 1, modp.P, modp.P + 1, modp.Q]),
+            st.integers(min_value=0, max_value=2**1600),
+        ),
+        max_size=12,
+    ),
+    count_delta=st.sampled_from([0, 0, 0, 1, -1]),
+)
+def test_forged_smp_message_ends_smp_and_session_survives(
+    b_started: bool, tlv_type: int, mpis: list[int], count_delta: int
+) -> None:
+    # An authenticated data message whose SMP TLV is forged (wrong group
+    # elements, proofs that do not verify, wrong MPI count, or out of order).
+    a, b, net = secured_pair()
+    if b_started:
+        net.pump(b, b.smp_start("secret"))  # b now expects SMP2
+        net.seen[id(b)].clear()
+    value = _smp_value(mpis, max(0, len(mpis) + count_delta))
+    if tlv_type == tlv.SMP1Q:
+        value = b"question?\0" + value
+    net.pump(a, a.send("", tlvs=[Tlv(tlv_type, value)]))
+    seen = net.seen[id(b)]
+    assert not any(isinstance(e, ev.SmpSucceeded | ev.SmpFailed) for e in seen)
+    # Random MPIs can never carry valid proofs: SMP ends with a clear event.
+    assert any(isinstance(e, ev.SmpCheated | ev.SmpAborted) for e in seen), seen
+    assert not any(isinstance(e, ev.SmpRequested) for e in seen)
+    assert a.msgstate is b.msgstate is MsgState.ENCRYPTED
+    # The session is still usable, and a fresh SMP succeeds.
+    net.pump(a, a.send("still here"))
+    net.pump(b, b.send("me too"))
+    assert net.received(b)[-1] == "still here" and net.received(a)[-1] == "me too"
+    for c in (a, b):
+        net.pump(c, c.smp_abort())
+    net.seen[id(a)].clear()
+    net.seen[id(b)].clear()
+    net.pump(a, a.smp_start("same"))
+    net.pump(b, b.smp_respond("same"))
+    assert net.of(a, ev.SmpSucceeded) and net.of(b, ev.SmpSucceeded)
 
 
 def test_instance_routing_and_other_instance() -> None:
