@@ -39,7 +39,8 @@ Printer -- libgcrypt's advanced format, as observed from libgcrypt 1.10:
   ``strchr`` tests match the terminator), so it prints ``\\x00`` inside a
   string; where libgcrypt would print such an atom as a bare token with a raw
   NUL (which libotr's ``fprintf("%s")`` would then cut short), we print the
-  quoted string instead.  No name can contain NUL; for a key number this needs
+  quoted string instead.  The reader, like libgcrypt's, lets a NUL byte start
+  or continue a token.  No name can contain NUL; for a key number this needs
   every byte printable, which does not happen in practice.
 
 So ``(private-key (dsa (p #00FC..#) ...))`` prints as
@@ -138,8 +139,12 @@ _WHITESPACE = b" \t\r\n\v\f"
 _LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = b"0123456789"
 _TOKEN_SPECIALS = b"-./_:*+="
-_TOKEN_START = frozenset(_LETTERS + _TOKEN_SPECIALS)
-_TOKEN_CHARS = frozenset(_LETTERS + _DIGITS + _TOKEN_SPECIALS)
+# libgcrypt tests token characters with strchr(), which also matches a string's
+# terminating NUL: a NUL byte starts or continues a token, when reading and printing.
+# We never print such a token (see the module doc): _PRINT_TOKEN_CHARS has no NUL.
+_PRINT_TOKEN_CHARS = frozenset(_LETTERS + _DIGITS + _TOKEN_SPECIALS)
+_TOKEN_START = frozenset(_LETTERS + _TOKEN_SPECIALS + b"\0")
+_TOKEN_CHARS = _PRINT_TOKEN_CHARS | {0}
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _SIMPLE_ESCAPES = {
     ord("b"): 0x08,
@@ -171,7 +176,7 @@ def encode_atom(atom: bytes) -> bytes:
         return b'""'
     if atom[0] & 0x80 or atom[0] == 0 or any(_is_binary_byte(b) for b in atom):
         return b"#" + atom.hex().upper().encode("ascii") + b"#"
-    if atom[0] not in _DIGITS and all(b in _TOKEN_CHARS for b in atom):
+    if atom[0] not in _DIGITS and all(b in _PRINT_TOKEN_CHARS for b in atom):
         return atom
     out = bytearray(b'"')
     for b in atom:
