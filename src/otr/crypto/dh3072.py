@@ -4,8 +4,8 @@ DH keys", "Shared Secrets"; RFC 3526 group 15).
 
 Used for the brace key.  Arithmetic goes through GMP (gmpy2).  As in
 :mod:`otr.crypto.modp`, exponentiation of the generator uses a fixed-base table
-built on first use (80-byte exponents: about 8 MB, well under a second),
-several times faster than a plain powmod.
+(:mod:`otr.crypto.fixed_base`) built on first use (80-byte exponents: about
+8 MB, well under a second), several times faster than a plain powmod.
 
 Validation of a received value ``x`` is the spec's: ``g3 <= x <= dh_p - g3`` and
 ``x ^ dh_q mod dh_p == 1``.  Because ``dh_p`` is a safe prime (``dh_q = (dh_p-1)/2``
@@ -29,6 +29,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from ..errors import InvalidGroupElement
+from .fixed_base import FixedBase
 
 __all__ = [
     "DH_P",
@@ -71,38 +72,12 @@ MODULUS_BYTES: Final = 384
 PRIVATE_KEY_BYTES: Final = 80
 """``generateDH()`` picks an 80-byte random private value r."""
 
-_table: list[Any] | None = None
-
-
-def _build_table() -> list[Any]:
-    # table[256*i + b] = g3^(b * 256^i) mod dh_p for each of the 80 byte positions.
-    table: list[Any] = []
-    base = G3
-    for _ in range(PRIVATE_KEY_BYTES):
-        row = [mpz(1), base]
-        for _ in range(2, 256):
-            row.append(row[-1] * base % DH_P)
-        table.extend(row)
-        base = row[-1] * base % DH_P
-    return table
+_G_POWERS = FixedBase(G3, DH_P, PRIVATE_KEY_BYTES)
 
 
 def powmod_g(exponent: int | Any) -> Any:
     """g3^exponent mod dh_p; exponents below 2^640 use the fixed-base table."""
-    global _table
-    e = int(exponent)
-    if e < 0 or e.bit_length() > 8 * PRIVATE_KEY_BYTES:
-        return gmpy2.powmod(G3, e, DH_P)
-    table = _table
-    if table is None:
-        table = _table = _build_table()
-    r = mpz(1)
-    off = 0
-    for b in e.to_bytes((e.bit_length() + 7) // 8, "little"):
-        if b:
-            r = r * table[off + b] % DH_P
-        off += 256
-    return r
+    return _G_POWERS.pow(exponent)
 
 
 def powmod(base: int | Any, exponent: int | Any) -> Any:

@@ -13,6 +13,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from ..errors import InvalidGroupElement
+from .fixed_base import FixedBase
 
 __all__ = [
     "DH_PRIVATE_BITS",
@@ -48,39 +49,12 @@ MODULUS_BYTES = 192
 DH_PRIVATE_BITS = 320
 """libotr's D-H private key size; the spec asks for at least 320 bits."""
 
-_WINDOW_BYTES = MODULUS_BYTES + 1
-_table: list[Any] | None = None
-
-
-def _build_table() -> list[Any]:
-    # table[256*i + d] = g^(d * 256^i) mod p, for every byte position i.
-    table: list[Any] = []
-    base = G
-    for _ in range(_WINDOW_BYTES):
-        row = [mpz(1), base]
-        for _ in range(2, 256):
-            row.append(row[-1] * base % P)
-        table.extend(row)
-        base = row[-1] * base % P
-    return table
+_G_POWERS = FixedBase(G, P, MODULUS_BYTES + 1)
 
 
 def powmod_g(exponent: int | Any) -> Any:
-    """g^exponent mod p for 0 <= exponent < 2^1544, using the fixed-base table."""
-    global _table
-    e = int(exponent)
-    if e < 0 or e.bit_length() > 8 * _WINDOW_BYTES:
-        return gmpy2.powmod(G, e, P)
-    table = _table
-    if table is None:
-        table = _table = _build_table()
-    r = mpz(1)
-    off = 0
-    for b in e.to_bytes((e.bit_length() + 7) // 8, "little"):
-        if b:
-            r = r * table[off + b] % P
-        off += 256
-    return r
+    """g^exponent mod p; exponents below 2^1544 use the fixed-base table."""
+    return _G_POWERS.pow(exponent)
 
 
 def powmod(base: int | Any, exponent: int | Any) -> Any:
