@@ -26,12 +26,11 @@ fingerprint for libotr, with the later line's trust; :meth:`get_trust` agrees.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..events import Trust
-from .atomic import atomic_write
+from .keyfile import KeyFile, reject_stray_bytes, text_lines
 from .sexp import KeyFileError, bytes_to_text, text_to_bytes
 
 __all__ = ["FingerprintEntry", "FingerprintStore"]
@@ -66,7 +65,7 @@ def _fp(fingerprint: bytes) -> bytes:
     return bytes(fingerprint)
 
 
-class FingerprintStore:
+class FingerprintStore(KeyFile):
     """The fingerprint/trust store; implements :class:`otr.conversation.TrustStore`.
 
     Usable from memory (:meth:`from_bytes` / :meth:`to_bytes`) or on a file
@@ -80,24 +79,8 @@ class FingerprintStore:
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str | None = None) -> FingerprintStore:
         """Parse the contents of an ``otr.fingerprints`` file (strictly)."""
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError("from_bytes() takes bytes")
-        lines = bytes(data).split(b"\n")
         store = cls()
-        for number, line in enumerate(lines, start=1):
-            is_last = number == len(lines)
-            if is_last and not line:
-                break
-            if is_last:
-                raise KeyFileError(
-                    "last line has no line feed (libotr would ignore it)",
-                    source=source,
-                    line=number,
-                )
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                continue
+        for number, line in text_lines(data, source):
             store._rows.append(cls._parse_line(line, number, source))
         return store
 
@@ -106,10 +89,7 @@ class FingerprintStore:
         def fail(message: str, column: int | None = None) -> KeyFileError:
             return KeyFileError(message, source=source, line=number, column=column)
 
-        for bad, name in ((b"\x00", "NUL byte"), (b"\r", "carriage return")):
-            k = line.find(bad)
-            if k >= 0:
-                raise fail(f"stray {name}", k + 1)
+        reject_stray_bytes(line, source, number)
         fields = line.split(b"\t", 4)
         if len(fields) < 4:
             raise fail(
@@ -122,23 +102,12 @@ class FingerprintStore:
             raise fail("the fingerprint must be 40 hexadecimal digits", column)
         return (username, account, protocol, bytes.fromhex(hexfp.decode("ascii")), trust)
 
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> FingerprintStore:
-        """Read a file; OSError when it cannot be read, KeyFileError when malformed."""
-        with open(path, "rb") as f:
-            data = f.read()
-        return cls.from_bytes(data, source=os.fspath(path))
-
     def to_bytes(self) -> bytes:
         """The file contents, as libotr writes them."""
         return b"".join(
             b"%s\t%s\t%s\t%s\t%s\n" % (u, a, p, fp.hex().encode("ascii"), t)
             for u, a, p, fp, t in self._rows
         )
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_bytes` to ``path`` atomically, mode 0600."""
-        atomic_write(path, self.to_bytes(), 0o600)
 
     # -- queries -------------------------------------------------------------------
     @staticmethod

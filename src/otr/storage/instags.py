@@ -23,11 +23,10 @@ precedence, and puts a new account's tag first, as libotr does.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 
-from .atomic import atomic_write
+from .keyfile import KeyFile, reject_stray_bytes, text_lines
 from .sexp import KeyFileError, bytes_to_text, text_to_bytes
 
 __all__ = ["MIN_VALID_INSTAG", "InstanceTagStore"]
@@ -50,7 +49,7 @@ def _check_tag(tag: int) -> int:
     return tag
 
 
-class InstanceTagStore:
+class InstanceTagStore(KeyFile):
     """Our instance tag per (account, protocol), as libotr's ``otr.instance_tags``."""
 
     def __init__(self) -> None:
@@ -60,28 +59,15 @@ class InstanceTagStore:
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str | None = None) -> InstanceTagStore:
         """Parse the contents of an ``otr.instance_tags`` file (strictly)."""
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError("from_bytes() takes bytes")
-        lines = bytes(data).split(b"\n")
         store = cls()
-        for number, line in enumerate(lines, start=1):
+        for number, line in text_lines(data, source):
 
             def fail(message: str, column: int | None = None, number: int = number) -> KeyFileError:
                 return KeyFileError(message, source=source, line=number, column=column)
 
-            is_last = number == len(lines)
-            if is_last and not line:
-                break
-            if is_last:
-                raise fail("last line has no line feed (libotr would ignore it)")
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line or (line.startswith(b"#") and b"\t" not in line):
+            if line.startswith(b"#") and b"\t" not in line:
                 continue
-            for bad, name in ((b"\x00", "NUL byte"), (b"\r", "carriage return")):
-                k = line.find(bad)
-                if k >= 0:
-                    raise fail(f"stray {name}", k + 1)
+            reject_stray_bytes(line, source, number)
             fields = line.split(b"\t")
             if len(fields) != 3:
                 raise fail("expected account, protocol and instance tag separated by tabs")
@@ -95,20 +81,9 @@ class InstanceTagStore:
             store._rows.append((account, protocol, tag))
         return store
 
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> InstanceTagStore:
-        """Read a file; OSError when it cannot be read, KeyFileError when malformed."""
-        with open(path, "rb") as f:
-            data = f.read()
-        return cls.from_bytes(data, source=os.fspath(path))
-
     def to_bytes(self) -> bytes:
         """The file contents, as libotr writes them (warning line included)."""
         return _HEADER + b"".join(b"%s\t%s\t%08x\n" % row for row in self._rows)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_bytes` to ``path`` atomically, mode 0600."""
-        atomic_write(path, self.to_bytes(), 0o600)
 
     # -- tags ----------------------------------------------------------------------
     @staticmethod

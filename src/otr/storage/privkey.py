@@ -42,12 +42,11 @@ new one last; we keep the order of the file and put a new or replaced key last
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ..crypto.dsa import DSAPrivateKey, DSAPublicKey
 from ..errors import DecodeError
-from .atomic import atomic_write
+from .keyfile import KeyFile
 from .sexp import (
     KeyFileError,
     SExp,
@@ -163,7 +162,7 @@ def _read_account(node: SExp, source: str | None) -> _Account:
     return _Account(account, protocol, parts[b"private-key"], key)
 
 
-class PrivateKeyStore:
+class PrivateKeyStore(KeyFile):
     """Our DSA keys, one per (account, protocol), as libotr's ``otr.private_key``.
 
     Works from memory (:meth:`from_bytes` / :meth:`to_bytes`) or on a file
@@ -188,13 +187,6 @@ class PrivateKeyStore:
         store._accounts = [_read_account(item, source) for item in top[1:]]
         return store
 
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> PrivateKeyStore:
-        """Read a file; OSError when it cannot be read, KeyFileError when malformed."""
-        with open(path, "rb") as f:
-            data = f.read()
-        return cls.from_bytes(data, source=os.fspath(path))
-
     def to_bytes(self) -> bytes:
         """The file contents, exactly as libotr writes them."""
         out = [b"(privkeys\n"]
@@ -206,10 +198,6 @@ class PrivateKeyStore:
             out.append(b" )\n")
         out.append(b")\n")
         return b"".join(out)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_bytes` to ``path`` atomically, mode 0600."""
-        atomic_write(path, self.to_bytes(), 0o600)
 
     # -- keys --------------------------------------------------------------------
     def get(self, account: str, protocol: str) -> DSAPrivateKey | None:
