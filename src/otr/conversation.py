@@ -623,7 +623,7 @@ class Conversation:
         ):
             return None
         try:
-            _, result = sess.data.decrypt_binary(binary)
+            result = sess.data.decrypt_binary(binary)
         except RemoteProtocolError:
             return None
         sess.reassembler.reset()

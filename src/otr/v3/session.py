@@ -162,14 +162,14 @@ class DataSession:
             msg.next_dh,
         )
 
-    def decrypt_binary(self, binary: bytes) -> tuple[int, Decrypted]:
-        """:meth:`decrypt` straight from the binary message (the per-message path);
-        returns the message's flags too.  The instance tags are not checked here."""
+    def decrypt_binary(self, binary: bytes) -> Decrypted:
+        """:meth:`decrypt` straight from the binary message (the per-message path).
+        The instance tags are not checked here."""
         fields = split_data(binary)
         if fields[0] != self.version:
             raise DecodeError("protocol version differs from the session's")
-        _, _, _, flags, sid, rid, next_dh, ctr, enc, mac, auth_end = fields
-        return flags, self._open(rid, sid, binary[:auth_end], mac, ctr, enc, next_dh)
+        _, _, _, _, sid, rid, next_dh, ctr, enc, mac, auth_end = fields
+        return self._open(rid, sid, binary[:auth_end], mac, ctr, enc, next_dh)
 
     def _open(
         self,

@@ -47,8 +47,9 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from ..crypto import ed448
 from ..crypto.dsa import DSAPrivateKey, DSAPublicKey, decode_pubkey
@@ -167,6 +168,18 @@ def _get_typed_point_raw(r: Reader, key_type: int) -> bytes:
     return wt.get_point_raw(r)
 
 
+_Profile = TypeVar("_Profile")
+
+
+def _decode_whole(read: Callable[[Reader], _Profile], data: bytes) -> _Profile:
+    """``read`` one profile from ``data``; trailing bytes are MALFORMED."""
+    r = Reader(data)
+    profile = read(r)
+    if r.remaining():
+        raise ProfileError(ProfileRejection.MALFORMED, "trailing bytes")
+    return profile
+
+
 def _encode_field(field_type: int, value: bytes) -> bytes:
     return field_type.to_bytes(2, "big") + value
 
@@ -204,11 +217,7 @@ class ClientProfile:
     @classmethod
     def decode(cls, data: bytes) -> ClientProfile:
         """Parse a whole buffer as one CLIENT-PROF (no trailing bytes)."""
-        r = Reader(data)
-        profile = cls.read(r)
-        if r.remaining():
-            raise ProfileError(ProfileRejection.MALFORMED, "trailing bytes")
-        return profile
+        return _decode_whole(cls.read, data)
 
     @classmethod
     def read(cls, r: Reader) -> ClientProfile:
@@ -448,11 +457,8 @@ class PrekeyProfile:
 
     @classmethod
     def decode(cls, data: bytes) -> PrekeyProfile:
-        r = Reader(data)
-        profile = cls.read(r)
-        if r.remaining():
-            raise ProfileError(ProfileRejection.MALFORMED, "trailing bytes")
-        return profile
+        """Parse a whole buffer as one PREKEY-PROF (no trailing bytes)."""
+        return _decode_whole(cls.read, data)
 
     @classmethod
     def read(cls, r: Reader) -> PrekeyProfile:
