@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +57,56 @@ def libotr_peer_module():  # type: ignore[no-untyped-def]
 
     peer.build()
     return peer
+
+
+@pytest.fixture(scope="module")
+def peer_module() -> Any:
+    """shared/interop/libotr/peer.py; the test is skipped if otrpeer cannot be built
+    here (make or cc missing or failing)."""
+    try:
+        return libotr_peer_module()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"otrpeer could not be built: {exc}")
+
+
+def load_v4_generator() -> Any:
+    """tests/vectors/generate_v4.py as a module (PinnedRng and the builders)."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_v4", Path(__file__).parent / "vectors" / "generate_v4.py"
+    )
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+# -- libotr itself (libotr.so.5) through ctypes, when available ----------------------------
+
+
+def load_libotr_so() -> Any:
+    """libotr.so.5, initialised, with the user-state functions declared; None if absent.
+    Test modules declare the other functions they call."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("otr") or "libotr.so.5")
+    except OSError:
+        return None
+    lib.otrl_init.argtypes = [ctypes.c_uint] * 3
+    if lib.otrl_init(4, 1, 1) != 0:
+        return None
+    lib.otrl_userstate_create.restype = ctypes.c_void_p
+    lib.otrl_userstate_free.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+class LibotrUserState:
+    """One OtrlUserState of ``lib`` (from :func:`load_libotr_so`)."""
+
+    def __init__(self, lib: Any) -> None:
+        self.lib = lib
+        self.us = ctypes.c_void_p(lib.otrl_userstate_create())
+
+    def close(self) -> None:
+        self.lib.otrl_userstate_free(self.us)
 
 
 @pytest.fixture

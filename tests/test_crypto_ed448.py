@@ -4,7 +4,6 @@ encoding round trips, full point validation, scalars, HashToScalar."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SPEC_VECTORS
+from conftest import SPEC_VECTORS, load_v4_generator
 from otr.crypto import ed448, kdf
 from otr.crypto.ed448 import COFACTOR, IDENTITY, G, P, Point, Q
 from otr.errors import DecodeError, InvalidGroupElement
@@ -267,19 +266,8 @@ def test_random_scalar_follows_the_spec() -> None:
         ed448.random_scalar(lambda n: bytes(n - 1))
 
 
-def load_generator():  # type: ignore[no-untyped-def]
-    """tests/vectors/generate_v4.py as a module (PinnedRng and the builders)."""
-    spec = importlib.util.spec_from_file_location(
-        "generate_v4", Path(__file__).parent / "vectors" / "generate_v4.py"
-    )
-    assert spec and spec.loader
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
-
-
 def test_random_scalar_own_vectors() -> None:
-    rng = load_generator().PinnedRng(OWN["random_scalar_rng_label"])
+    rng = load_v4_generator().PinnedRng(OWN["random_scalar_rng_label"])
     got = [ed448.encode_scalar(ed448.random_scalar(rng)).hex() for _ in OWN["random_scalars_hex"]]
     assert got == OWN["random_scalars_hex"]
 

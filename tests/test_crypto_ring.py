@@ -4,7 +4,6 @@ verification, RING-SIG encoding, our pinned vectors, and libotr-ng's
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SPEC_VECTORS
+from conftest import SPEC_VECTORS, load_v4_generator
 from otr.crypto import ed448, kdf, ring
 from otr.crypto.ed448 import G, Point, Q
 from otr.crypto.ring import RingSignature
@@ -31,16 +30,6 @@ SECRETS = [KEYS[0].secret, KEYS[1].secret, EPHEMERAL.secret]
 RING = [KEYS[0].public, KEYS[1].public, EPHEMERAL.public]
 SIGMA = ring.rsig(SECRETS[1], RING[1], RING, b"the message", os.urandom)
 T2 = Point.from_xy(0, ed448.P - 1)
-
-
-def _load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "generate_v4", Path(__file__).parent / "vectors" / "generate_v4.py"
-    )
-    assert spec and spec.loader
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
 
 
 @given(st.integers(0, 2), st.binary(max_size=64))
@@ -155,7 +144,7 @@ def test_randomised() -> None:
 
 @pytest.mark.parametrize("v", OWN["vectors"], ids=lambda v: f"{v['scheme']}-{v['signer_index']}")
 def test_own_vectors(v: dict[str, Any]) -> None:
-    gen = _load_generator()
+    gen = load_v4_generator()
     scheme = ring.OTRV4 if v["scheme"] == "OTRv4" else ring.PREKEY_SERVER
     keys = [ed448.decode_point(bytes.fromhex(h)) for h in v["ring_hex"]]
     signer = Ed448KeyPair.from_symmetric_key(bytes.fromhex(v["signer_sym_key_hex"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import stat
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import LibotrUserState, load_libotr_so
 from otr.conversation import TrustStore
 from otr.events import Trust
 from otr.storage import FingerprintEntry, FingerprintStore, KeyFileError
@@ -34,7 +34,7 @@ LIBOTR_FILE = (
 )
 
 
-# -- libotr itself, through ctypes, when available ------------------------------------
+# -- libotr itself, through ctypes, when available (conftest.load_libotr_so) ---------
 
 
 class _Fingerprint(ctypes.Structure):
@@ -48,15 +48,9 @@ class _Fingerprint(ctypes.Structure):
 
 
 def _load_libotr() -> Any:
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("otr") or "libotr.so.5")
-    except OSError:
+    lib = load_libotr_so()
+    if lib is None:
         return None
-    lib.otrl_init.argtypes = [ctypes.c_uint] * 3
-    if lib.otrl_init(4, 1, 1) != 0:
-        return None
-    lib.otrl_userstate_create.restype = ctypes.c_void_p
-    lib.otrl_userstate_free.argtypes = [ctypes.c_void_p]
     lib.otrl_privkey_read_fingerprints.argtypes = [ctypes.c_void_p, ctypes.c_char_p] + [
         ctypes.c_void_p
     ] * 2
@@ -88,12 +82,9 @@ LIBOTR = _load_libotr()
 needs_libotr = pytest.mark.skipif(LIBOTR is None, reason="libotr (libotr.so.5) not available")
 
 
-class Libotr:
+class Libotr(LibotrUserState):
     def __init__(self) -> None:
-        self.us = ctypes.c_void_p(LIBOTR.otrl_userstate_create())
-
-    def close(self) -> None:
-        LIBOTR.otrl_userstate_free(self.us)
+        super().__init__(LIBOTR)
 
     def read(self, path: Path) -> None:
         assert LIBOTR.otrl_privkey_read_fingerprints(self.us, os.fsencode(path), None, None) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import stat
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import LibotrUserState, load_libotr_so
 from otr.storage import MIN_VALID_INSTAG, InstanceTagStore, KeyFileError
 
 HEADER = (
@@ -24,19 +24,13 @@ HEADER = (
 LIBOTR_FILE = HEADER + b"bob\txmpp\tdad686c9\nalice@example.org\tprpl-jabber\t26a143c9\n"
 
 
-# -- libotr itself, through ctypes, when available ------------------------------------
+# -- libotr itself, through ctypes, when available (conftest.load_libotr_so) ---------
 
 
 def _load_libotr() -> Any:
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("otr") or "libotr.so.5")
-    except OSError:
+    lib = load_libotr_so()
+    if lib is None:
         return None
-    lib.otrl_init.argtypes = [ctypes.c_uint] * 3
-    if lib.otrl_init(4, 1, 1) != 0:
-        return None
-    lib.otrl_userstate_create.restype = ctypes.c_void_p
-    lib.otrl_userstate_free.argtypes = [ctypes.c_void_p]
     lib.otrl_instag_read.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.otrl_instag_write.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.otrl_instag_generate.argtypes = [ctypes.c_void_p] + [ctypes.c_char_p] * 3
@@ -59,12 +53,9 @@ class _InsTag(ctypes.Structure):
     ]
 
 
-class Libotr:
+class Libotr(LibotrUserState):
     def __init__(self) -> None:
-        self.us = ctypes.c_void_p(LIBOTR.otrl_userstate_create())
-
-    def close(self) -> None:
-        LIBOTR.otrl_userstate_free(self.us)
+        super().__init__(LIBOTR)
 
     def read(self, path: Path) -> None:
         assert LIBOTR.otrl_instag_read(self.us, os.fsencode(path)) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import stat
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import libotr_peer_module
+from conftest import LibotrUserState, load_libotr_so
 from otr.crypto.dsa import DSAPrivateKey, generate_dsa_key
 from otr.storage import KeyFileError, PrivateKeyStore
 
@@ -111,19 +110,13 @@ def one_account(name: bytes = b"bob", protocol: bytes = b"xmpp", key: bytes | No
     )
 
 
-# -- libotr itself, through ctypes, when available ------------------------------------
+# -- libotr itself, through ctypes, when available (conftest.load_libotr_so) ---------
 
 
 def _load_libotr() -> Any:
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("otr") or "libotr.so.5")
-    except OSError:
+    lib = load_libotr_so()
+    if lib is None:
         return None
-    lib.otrl_init.argtypes = [ctypes.c_uint] * 3
-    if lib.otrl_init(4, 1, 1) != 0:
-        return None
-    lib.otrl_userstate_create.restype = ctypes.c_void_p
-    lib.otrl_userstate_free.argtypes = [ctypes.c_void_p]
     lib.otrl_privkey_read.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.otrl_privkey_generate.argtypes = [ctypes.c_void_p, ctypes.c_char_p] + [ctypes.c_char_p] * 2
     lib.otrl_privkey_fingerprint_raw.argtypes = [ctypes.c_void_p, ctypes.c_char_p] + [
@@ -137,14 +130,11 @@ LIBOTR = _load_libotr()
 needs_libotr = pytest.mark.skipif(LIBOTR is None, reason="libotr (libotr.so.5) not available")
 
 
-class Libotr:
+class Libotr(LibotrUserState):
     """One OtrlUserState."""
 
     def __init__(self) -> None:
-        self.us = ctypes.c_void_p(LIBOTR.otrl_userstate_create())
-
-    def close(self) -> None:
-        LIBOTR.otrl_userstate_free(self.us)
+        super().__init__(LIBOTR)
 
     def read(self, path: Path) -> None:
         assert LIBOTR.otrl_privkey_read(self.us, os.fsencode(path)) == 0
@@ -439,18 +429,10 @@ def test_libotr_generated_files_round_trip(
 # -- against the otrpeer interop process ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def peer_mod() -> Any:
-    try:
-        return libotr_peer_module()
-    except (Exception, pytest.fail.Exception) as e:
-        pytest.skip(f"libotr interop peer unavailable: {e}")
-
-
 @pytest.mark.interop
-def test_key_file_written_by_libotr_peer(tmp_path: Path, peer_mod: Any) -> None:
+def test_key_file_written_by_libotr_peer(tmp_path: Path, peer_module: Any) -> None:
     path = tmp_path / "otr.private_key"
-    with peer_mod.OtrPeer(
+    with peer_module.OtrPeer(
         account="alice@example.org", protocol="prpl-jabber", privkey_file=str(path)
     ) as peer:
         fingerprint = peer.fingerprint
@@ -461,7 +443,7 @@ def test_key_file_written_by_libotr_peer(tmp_path: Path, peer_mod: Any) -> None:
 
 
 @pytest.mark.interop
-def test_key_file_written_by_us_loads_in_libotr_peer(tmp_path: Path, peer_mod: Any) -> None:
+def test_key_file_written_by_us_loads_in_libotr_peer(tmp_path: Path, peer_module: Any) -> None:
     path = tmp_path / "otr.private_key"
     key = generate_dsa_key()
     store = PrivateKeyStore()
@@ -469,7 +451,7 @@ def test_key_file_written_by_us_loads_in_libotr_peer(tmp_path: Path, peer_mod: A
     store.set("bob@example.org", "prpl-jabber", key)
     store.save(path)
     written = path.read_bytes()
-    with peer_mod.OtrPeer(
+    with peer_module.OtrPeer(
         account="bob@example.org", protocol="prpl-jabber", privkey_file=str(path)
     ) as peer:
         assert peer.fingerprint == key.public.fingerprint().hex()

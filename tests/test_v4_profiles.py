@@ -4,7 +4,6 @@ checked with `cryptography`, every rejection reason, our pinned vectors."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SPEC_VECTORS
+from conftest import SPEC_VECTORS, load_v4_generator
 from otr.crypto import ed448
 from otr.crypto.dsa import DSAPrivateKey
 from otr.crypto.ed448 import G, Point, Q
@@ -38,15 +37,7 @@ OWN_PREKEY = json.loads((VECTORS / "otrv4_prekey_profiles.json").read_text())
 LIBOTR_NG = json.loads((SPEC_VECTORS / "otrv4-libotr-ng-kat.json").read_text())["vectors"]
 
 
-def _load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_v4", VECTORS / "generate_v4.py")
-    assert spec and spec.loader
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    return gen
-
-
-GEN = _load_generator()
+GEN = load_v4_generator()
 NOW = 1_700_000_000
 EXP = NOW + 7 * 86400
 TAG = 0x12345678

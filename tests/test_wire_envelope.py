@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import subprocess
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SPEC_VECTORS, libotr_peer_module
+from conftest import SPEC_VECTORS
 from otr.errors import DecodeError
 from otr.wire import envelope
 from otr.wire.envelope import MessageKind, classify
@@ -360,14 +359,6 @@ def test_otr4j_encoded_seeds_decode_cleanly() -> None:
 
 
 # -- the real libotr
-
-
-@pytest.fixture(scope="module")
-def peer_module() -> Any:
-    try:
-        return libotr_peer_module()
-    except (OSError, subprocess.CalledProcessError) as exc:  # make / cc missing or failing
-        pytest.skip(f"otrpeer could not be built: {exc}")
 
 
 @pytest.mark.interop

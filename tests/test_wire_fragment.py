@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SPEC_VECTORS, libotr_peer_module
+from conftest import SPEC_VECTORS
 from otr.errors import DecodeError
 from otr.wire import envelope, fragment
 from otr.wire.fragment import Fragment, Reassembler, fragment_message, parse_fragment
@@ -330,14 +329,6 @@ def test_otr4j_fragment_seeds() -> None:
 
 
 # -- the real libotr (shared/interop/libotr)
-
-
-@pytest.fixture(scope="module")
-def peer_module() -> Any:
-    try:
-        return libotr_peer_module()
-    except (OSError, subprocess.CalledProcessError) as exc:  # make / cc missing or failing
-        pytest.skip(f"otrpeer could not be built: {exc}")
 
 
 def _pair(peer: Any, mms: int, versions: tuple[int, ...]) -> tuple[Any, Any, list[str]]:
