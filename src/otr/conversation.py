@@ -486,7 +486,7 @@ class Conversation:
             sess.reassembler.reset()
         msg = decoded.message
         if isinstance(msg, wire3.DataMessage):
-            return self._receive_data(sess, decoded, now)
+            return self._receive_data(sess, msg.flags, binary, now)
         return self._receive_ake(sess, version, msg, now)
 
     def _receive_ake(
@@ -571,12 +571,10 @@ class Conversation:
         return out
 
     def _receive_data(
-        self, sess: InstanceSession, decoded: wire3.Decoded, now: float
+        self, sess: InstanceSession, flags: int, binary: bytes, now: float
     ) -> list[Event]:
         """Spec "Receiving a Data Message"."""
-        msg = decoded.message
-        assert isinstance(msg, wire3.DataMessage)
-        ignore = bool(msg.flags & IGNORE_UNREADABLE)
+        ignore = bool(flags & IGNORE_UNREADABLE)
         if sess.msgstate is not MsgState.ENCRYPTED or sess.data is None:
             # libotr only tells the user here (the message may be for another
             # v2 instance); it sends no error to the peer.
@@ -586,7 +584,7 @@ class Conversation:
                 ev.MessageUnreadable("encrypted message received outside a private conversation")
             ]
         try:
-            result = sess.data.decrypt(decoded)
+            result = sess.data.decrypt(binary)
         except RemoteProtocolError:
             if ignore:
                 return []
@@ -623,7 +621,7 @@ class Conversation:
         ):
             return None
         try:
-            result = sess.data.decrypt_binary(binary)
+            result = sess.data.decrypt(binary)
         except RemoteProtocolError:
             return None
         sess.reassembler.reset()
@@ -708,9 +706,9 @@ class Conversation:
     ) -> list[Event]:
         assert sess.data is not None
         plaintext = tlv.join_plaintext(message, tlvs) if tlvs else message
-        binary = sess.data.encrypt(plaintext, flags)
+        wire = sess.data.encrypt(plaintext, flags)
         sess.last_sent = now
-        return self._emit(envelope.encode_otr_message(binary), sess.version, sess.their_instance)
+        return self._emit(wire, sess.version, sess.their_instance)
 
     def _emit(self, wire: str, version: int, their: int) -> list[Event]:
         limit = self.policy.max_message_size

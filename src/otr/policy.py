@@ -109,8 +109,9 @@ class Policy:
             v for v, on in ((2, self.allow_v2), (3, self.allow_v3), (4, self.allow_v4)) if on
         )
 
-    @property
+    @functools.cached_property
     def enabled(self) -> bool:
+        """Whether any protocol version is allowed (otherwise OTR is off)."""
         return bool(self.versions)
 
     def with_versions(self, versions: set[int] | frozenset[int] | list[int]) -> Policy:

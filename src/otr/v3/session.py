@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..crypto import modp
-from ..crypto.primitives import AesCtr, HmacKey, consttime_equal, sha1, sha256
+from ..crypto.primitives import sha1, sha256
 from ..errors import AuthenticationFailed, DecodeError
 from ..wire.buffer import encode_mpi
-from ..wire.v3 import DataMessage, Decoded, encode_data_authenticated, split_data
+from ..wire.v3 import DataMessage, data_next_dh, encode_data_authenticated, split_data
 from .ake import AkeResult, DHKeyPair, generate_dh_keypair
+from .datacrypt import DirectionKeys
 
 __all__ = ["DataSession", "Decrypted", "SessionKeys"]
 
@@ -39,15 +40,13 @@ class SessionKeys:
 
     __slots__ = (
         "extra_key",
-        "rcv_aes",
+        "rcv",
         "rcv_ctr",
-        "rcv_hmac",
         "rcv_key",
         "rcv_mac",
         "rcv_mac_used",
-        "send_aes",
+        "send",
         "send_ctr",
-        "send_hmac",
         "send_key",
         "send_mac",
     )
@@ -61,12 +60,10 @@ class SessionKeys:
             sendbyte, rcvbyte = b"\x02", b"\x01"
         self.send_key = send_key = sha1(sendbyte + secbytes)[:16]
         self.rcv_key = rcv_key = sha1(rcvbyte + secbytes)[:16]
-        self.send_aes = AesCtr(send_key)
         self.send_mac = sha1(send_key)
-        self.send_hmac = HmacKey(self.send_mac, "sha1")
-        self.rcv_aes = AesCtr(rcv_key)
         self.rcv_mac = sha1(rcv_key)
-        self.rcv_hmac = HmacKey(self.rcv_mac, "sha1")
+        self.send = DirectionKeys(send_key, self.send_mac)
+        self.rcv = DirectionKeys(rcv_key, self.rcv_mac)
         self.extra_key = sha256(b"\xff" + secbytes)
         self.send_ctr = 0
         self.rcv_ctr = 0
@@ -118,92 +115,61 @@ class DataSession:
         """Spec "Extra symmetric key": the key of the pair the next message uses."""
         return self._session(self.our_keyid - 1, self.their_keyid).extra_key
 
-    def encrypt(self, plaintext: bytes, flags: int = 0) -> bytes:
-        """Spec "When you send a Data Message"; returns the binary message."""
+    def encrypt(self, plaintext: bytes, flags: int = 0) -> str:
+        """Spec "When you send a Data Message"; returns the encoded message
+        (``?OTR:...``), unfragmented."""
         our_id = self.our_keyid - 1
         their_id = self.their_keyid
         sk = self._keys.get((our_id, their_id)) or self._session(our_id, their_id)
         sk.send_ctr += 1  # the top half must increase and never be all zero
         ctr = sk.send_ctr.to_bytes(8, "big")
-        enc = sk.send_aes.crypt(ctr, plaintext)
         # Everything before the counter depends only on the key ids and flags.
         cache_key = (flags, our_id, their_id)
-        prefix = self._prefixes.get(cache_key)
-        if prefix is None:
-            head = DataMessage(flags, our_id, their_id, int(self.our_dh[our_id + 1].gx), ctr, b"")
+        head = self._prefixes.get(cache_key)
+        if head is None:
+            msg = DataMessage(flags, our_id, their_id, int(self.our_dh[our_id + 1].gx), ctr, b"")
             auth = encode_data_authenticated(
-                self.version, self.our_instance, self.their_instance, head
+                self.version, self.our_instance, self.their_instance, msg
             )
-            prefix = auth[: -len(ctr) - 4]
+            head = auth[: -len(ctr) - 4]
             if len(self._prefixes) > 4:
                 self._prefixes.clear()
-            self._prefixes[cache_key] = prefix
-        auth = b"".join((prefix, ctr, len(enc).to_bytes(4, "big"), enc))
+            self._prefixes[cache_key] = head
         if self._reveal:
             reveal = bytes(self._reveal)
             self._reveal.clear()
-            return b"".join(
-                (auth, sk.send_hmac.digest(auth), len(reveal).to_bytes(4, "big"), reveal)
-            )
-        return b"".join((auth, sk.send_hmac.digest(auth), _NO_REVEAL))
+        else:
+            reveal = b""
+        return sk.send.seal(head, ctr, plaintext, reveal)
 
-    def decrypt(self, decoded: Decoded) -> Decrypted:
-        """Spec "When you receive a Data Message"."""
-        msg = decoded.message
-        if not isinstance(msg, DataMessage):
-            raise DecodeError("not a data message")
-        return self._open(
-            msg.recipient_keyid,
-            msg.sender_keyid,
-            decoded.authenticated,
-            msg.mac,
-            msg.ctr,
-            msg.encrypted,
-            msg.next_dh,
-        )
-
-    def decrypt_binary(self, binary: bytes) -> Decrypted:
-        """:meth:`decrypt` straight from the binary message (the per-message path).
-        The instance tags are not checked here."""
-        fields = split_data(binary)
-        if fields[0] != self.version:
+    def decrypt(self, binary: bytes) -> Decrypted:
+        """Spec "When you receive a Data Message", for the binary message; the
+        instance tags are not checked here.  Raises with the state unchanged."""
+        version, _, _, _, sid, rid, dh_start, ctr, enc_start, auth_end = split_data(binary)
+        if version != self.version:
             raise DecodeError("protocol version differs from the session's")
-        _, _, _, _, sid, rid, next_dh, ctr, enc, mac, auth_end = fields
-        return self._open(rid, sid, binary[:auth_end], mac, ctr, enc, next_dh)
-
-    def _open(
-        self,
-        rid: int,
-        sid: int,
-        authenticated: bytes,
-        mac: bytes,
-        ctr_bytes: bytes,
-        encrypted: bytes,
-        next_dh: int,
-    ) -> Decrypted:
-        """Verify, decrypt, then rotate keys; on any failure raise with the state unchanged."""
         sk = self._keys.get((rid, sid))
         if sk is None:  # cached keys always belong to known key ids
             if rid not in self.our_dh or sid not in self.their_y:
                 raise AuthenticationFailed("unknown key ids")
             sk = self._session(rid, sid)
-        if not consttime_equal(sk.rcv_hmac.digest(authenticated), mac):
-            raise AuthenticationFailed("MAC does not verify")
-        ctr = int.from_bytes(ctr_bytes, "big")
         if ctr <= sk.rcv_ctr:
             raise AuthenticationFailed("counter did not increase")
-        if sid == self.their_keyid:
+        plaintext = sk.rcv.open(binary, enc_start, auth_end)
+        if plaintext is None:
+            raise AuthenticationFailed("MAC does not verify")
+        rotate_theirs = sid == self.their_keyid
+        if rotate_theirs:
+            next_dh = data_next_dh(binary, dh_start, enc_start)
             modp.check_group_element(next_dh)
-        plaintext = sk.rcv_aes.crypt(ctr_bytes, encrypted)
         sk.rcv_ctr = ctr
         sk.rcv_mac_used = True
-        extra = sk.extra_key
         # "Finally, check if keys need rotation".
         if rid == self.our_keyid:
             self._rotate_ours()
-        if sid == self.their_keyid:
+        if rotate_theirs:
             self._rotate_theirs(next_dh)
-        return Decrypted(plaintext, extra)
+        return Decrypted(plaintext, sk.extra_key)
 
     def _rotate_ours(self) -> None:
         old = self.our_keyid - 1

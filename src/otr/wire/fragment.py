@@ -167,6 +167,8 @@ class Reassembler:
     def reset(self) -> None:
         """Forget any stored fragment: F = "", (K, N) = (0, 0).  The spec asks for this
         whenever a non-OTR or an unfragmented message arrives."""
+        if not self._n:  # nothing stored (N > 0 whenever a piece is held)
+            return
         self._pieces = []
         self._held = 0
         self._k = 0

@@ -34,6 +34,7 @@ __all__ = [
     "Message",
     "RevealSignature",
     "Signature",
+    "data_next_dh",
     "decode_message",
     "encode_data_authenticated",
     "encode_message",
@@ -168,15 +169,19 @@ def encode_data_authenticated(version: int, sender: int, receiver: int, msg: Dat
 
 _DATA_V3_FIXED = struct.Struct(">HBIIBIII")
 _DATA_V2_FIXED = struct.Struct(">HBBIII")
-_CTR_AND_LEN = struct.Struct(">8sI")
-_MAC_AND_LEN = struct.Struct(">20sI")
+_CTR_AND_LEN = struct.Struct(">QI")
+_MAC_AND_LEN = struct.Struct(">20xI")
 
 
-DataFields = tuple[int, int, int, int, int, int, int, bytes, bytes, bytes, int]
+DataFields = tuple[int, int, int, int, int, int, int, int, int, int]
 """What :func:`split_data` returns: ``(version, sender_instance, receiver_instance,
-flags, sender_keyid, recipient_keyid, next_dh, ctr, encrypted, mac, auth_end)``;
-``binary[:auth_end]`` is what the MAC covers and ``binary[auth_end + 24:]`` the old
-MAC keys.  A plain tuple: this is the per-message hot path."""
+flags, sender_keyid, recipient_keyid, dh_start, ctr, enc_start, auth_end)``, with
+the counter's top half as an integer.  The next D-H key's value (the MPI's bytes) is
+``binary[dh_start : enc_start - 12]`` (see :func:`data_next_dh`), the counter's bytes
+``binary[enc_start - 12 : enc_start - 4]``, the encrypted message
+``binary[enc_start:auth_end]``, the MAC ``binary[auth_end : auth_end + 20]`` and the old MAC keys
+``binary[auth_end + 24:]``; ``binary[:auth_end]`` is what the MAC covers.  Plain
+integers: this is the per-message hot path."""
 
 
 def split_data(binary: bytes) -> DataFields:
@@ -207,28 +212,41 @@ def split_data(binary: bytes) -> DataFields:
         raise DecodeError("truncated input")
     if n and binary[pos] == 0:
         raise DecodeError("non-minimal MPI")
-    next_dh = int.from_bytes(binary[pos : pos + n], "big")
+    dh_start = pos
     pos += n
     ctr, n = _CTR_AND_LEN.unpack_from(binary, pos)
-    pos += _CTR_AND_LEN.size
+    enc_start = pos + _CTR_AND_LEN.size
     # Encrypted message, then MAC and the old MAC keys' length.
-    if pos + n + _MAC_AND_LEN.size > end:
+    auth_end = enc_start + n
+    if auth_end + _MAC_AND_LEN.size > end:
         raise DecodeError("truncated input")
-    encrypted = binary[pos : pos + n]
-    auth_end = pos + n
-    mac, n = _MAC_AND_LEN.unpack_from(binary, auth_end)
+    (n,) = _MAC_AND_LEN.unpack_from(binary, auth_end)
     total = auth_end + _MAC_AND_LEN.size + n
     if total != end:
         raise DecodeError("trailing bytes" if total < end else "length field exceeds input")
-    return (version, sender, receiver, flags, skid, rkid, next_dh, ctr, encrypted, mac, auth_end)
+    return (version, sender, receiver, flags, skid, rkid, dh_start, ctr, enc_start, auth_end)
+
+
+def data_next_dh(binary: bytes, dh_start: int, enc_start: int) -> int:
+    """The next D-H public key of a Data Message that :func:`split_data` accepted
+    (converted only when needed: it is not used on most messages)."""
+    return int.from_bytes(binary[dh_start : enc_start - _CTR_AND_LEN.size], "big")
 
 
 def _decode_data(binary: bytes) -> Decoded:
-    version, sender, receiver, flags, skid, rkid, next_dh, ctr, enc, mac, auth_end = split_data(
+    version, sender, receiver, flags, skid, rkid, dh_start, _, enc_start, auth_end = split_data(
         binary
     )
-    old_mac_keys = binary[auth_end + _MAC_AND_LEN.size :]
-    msg = DataMessage(flags, skid, rkid, next_dh, ctr, enc, mac, old_mac_keys)
+    msg = DataMessage(
+        flags,
+        skid,
+        rkid,
+        data_next_dh(binary, dh_start, enc_start),
+        binary[enc_start - _CTR_AND_LEN.size : enc_start - 4],
+        binary[enc_start:auth_end],
+        binary[auth_end : auth_end + MAC_LEN],
+        binary[auth_end + _MAC_AND_LEN.size :],
+    )
     return Decoded(Header(version, DATA, sender, receiver), msg, binary[:auth_end])
 
 
