@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SHARED
+from otr.accelerator import ACCELERATED
 from otr.crypto import modp
 from otr.errors import RemoteProtocolError
 from otr.v3 import datacrypt, session
@@ -109,7 +110,7 @@ def pure_python(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
 
-@pytest.mark.skipif(not datacrypt.ACCELERATED, reason="C accelerator not built")
+@pytest.mark.skipif(not ACCELERATED, reason="C accelerator not built")
 @pytest.mark.parametrize("version", [2, 3])
 def test_accelerated_and_pure_python_sessions_agree(version: int) -> None:
     # Twin sessions from the same seeds, one pair on the C accelerator and one on

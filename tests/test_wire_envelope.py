@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import SPEC_VECTORS
+from otr.accelerator import native
 from otr.errors import DecodeError
 from otr.wire import envelope
 from otr.wire.envelope import MessageKind, classify
@@ -243,30 +245,69 @@ def test_decode_length_bound() -> None:
 _B64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-@given(st.text(alphabet=_B64_DIGITS + "=", min_size=1, max_size=16))
-def test_base64_body_accepts_exactly_the_canonical_encodings(body: str) -> None:
+B64_TWINS: list[Callable[[str], bytes]] = [envelope.py_b64decode]
+if native is not None:
+    B64_TWINS.append(native.b64decode)
+
+
+def accepts(decode: Callable[[str], bytes], body: str) -> bytes | None:
+    try:
+        return decode(body)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("decode", B64_TWINS)
+@given(st.text(alphabet=_B64_DIGITS + "=", max_size=16))
+def test_base64_accepts_exactly_the_canonical_encodings(
+    decode: Callable[[str], bytes], body: str
+) -> None:
     # Canonical means: standard base 64 decodes it and re-encoding gives it back.
     try:
-        canonical = base64.b64encode(base64.b64decode(body, validate=True)).decode() == body
+        expected: bytes | None = base64.b64decode(body, validate=True)
+        if base64.b64encode(expected).decode() != body:
+            expected = None
     except ValueError:
-        canonical = False
-    try:
-        envelope.decode_base64_body(body)
-        accepted = True
-    except DecodeError:
-        accepted = False
-    assert accepted == canonical
+        expected = None
+    assert accepts(decode, body) == expected
 
 
-def test_base64_body_unused_bits_every_final_digit() -> None:
+@pytest.mark.parametrize("decode", B64_TWINS)
+def test_base64_unused_bits_every_final_digit(decode: Callable[[str], bytes]) -> None:
     for digit in _B64_DIGITS:
-        for body in ("A" + digit + "==", "AA" + digit + "="):
+        for body in ("A" + digit + "==", "AA" + digit + "=", "AAAA" + "AA" + digit + "="):
             ok = base64.b64encode(base64.b64decode(body)).decode() == body
-            if ok:
-                assert envelope.decode_base64_body(body) == base64.b64decode(body)
-            else:
-                with pytest.raises(DecodeError):
-                    envelope.decode_base64_body(body)
+            assert accepts(decode, body) == (base64.b64decode(body) if ok else None)
+
+
+@given(st.binary(max_size=200), st.data())
+def test_base64_twins_agree_on_damaged_encodings(data: bytes, draw: st.DataObject) -> None:
+    # A valid encoding with one character replaced, inserted or removed (any code
+    # point), or arbitrary text: both twins accept the same strings, with the same
+    # bytes, and raise nothing but ValueError otherwise.
+    body = base64.b64encode(data).decode()
+    at = draw.draw(st.integers(0, len(body)))
+    ch = draw.draw(st.characters())
+    variants = [
+        body,
+        body[:at] + ch + body[at + 1 :],
+        body[:at] + ch + body[at:],
+        body[:at] + body[at + 1 :],
+        draw.draw(st.text(max_size=12)),
+    ]
+    for text in variants:
+        results = {repr(accepts(decode, text)) for decode in B64_TWINS}
+        assert len(results) == 1, text
+    assert accepts(B64_TWINS[-1], body) == data
+
+
+def test_base64_body_errors_are_decode_errors() -> None:
+    for body in ("", "A", "AB=C", "é===", "A" * (envelope.MAX_ENCODED_LEN + 4)):
+        with pytest.raises(DecodeError):
+            envelope.decode_base64_body(body)
+    if native is not None:
+        with pytest.raises(TypeError):
+            native.b64decode(b"AAAA")
 
 
 @given(st.binary(min_size=1, max_size=600))

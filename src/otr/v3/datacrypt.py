@@ -18,22 +18,19 @@ direction of one key pair and does the two things every data message needs:
     the encrypted part's length (``binary[enc_start-12:enc_start-4]``).
 
 Two implementations with one interface: :class:`PyDirectionKeys` here, and the C
-accelerator ``otr.v3._datacrypt`` (OpenSSL's libcrypto) that is built with the
-package when a compiler and the libcrypto headers are present.  They are tested
-to agree byte for byte.  The accelerator is used when it imports, unless the
-environment variable ``OTR_PURE_PYTHON`` is set to a non-empty value;
-:data:`ACCELERATED` says which one is in use.
+accelerator in ``otr._speedups`` (OpenSSL's libcrypto; see :mod:`otr.accelerator`).
+They are tested to agree byte for byte; :data:`DirectionKeys` is the one in use.
 """
 
 from __future__ import annotations
 
 import binascii
-import os
 from typing import TYPE_CHECKING
 
+from ..accelerator import native
 from ..crypto.primitives import AesCtr, HmacKey, consttime_equal
 
-__all__ = ["ACCELERATED", "DirectionKeys", "PyDirectionKeys"]
+__all__ = ["DirectionKeys", "PyDirectionKeys"]
 
 MAX_BINARY = 1 << 29
 """Largest binary message either implementation seals or opens (bytes)."""
@@ -80,14 +77,5 @@ class PyDirectionKeys:
 
 if TYPE_CHECKING:
     DirectionKeys = PyDirectionKeys
-    ACCELERATED: bool
 else:
-    DirectionKeys = PyDirectionKeys
-    ACCELERATED = False
-    if not os.environ.get("OTR_PURE_PYTHON"):
-        try:
-            from ._datacrypt import DirectionKeys
-        except ImportError:  # not built: no compiler or no libcrypto headers
-            pass
-        else:
-            ACCELERATED = True
+    DirectionKeys = native.DirectionKeys if native is not None else PyDirectionKeys

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import binascii
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from ..accelerator import native
 from ..errors import DecodeError
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "format_query",
     "parse_error",
     "parse_query",
+    "py_b64decode",
     "whitespace_tag",
 ]
 
@@ -262,24 +264,36 @@ _ZERO_LOW2 = frozenset("AEIMQUYcgkosw048")
 """Base-64 digits whose low two bits are zero (the last digit before "=")."""
 
 
+def py_b64decode(body: str) -> bytes:
+    """Canonical, padded base 64 (RFC 4648 section 4) only: no whitespace, no stray
+    characters, no surplus padding, zero unused bits; else ValueError.  (The
+    pure-Python twin of ``otr._speedups.b64decode``; see :mod:`otr.accelerator`.)"""
+    try:
+        binary = binascii.a2b_base64(body, strict_mode=True)
+    except binascii.Error:  # a ValueError, as is a non-ASCII character
+        raise ValueError("invalid base 64") from None
+    # strict_mode still lets through surplus '=' after a full quantum ("AAAA=") and
+    # non-zero unused bits in the final quantum ("AB=="); only the canonical encoding
+    # is accepted: its exact length, and zero unused bits in the last digit.
+    if len(body) != (len(binary) + 2) // 3 * 4 or (
+        body[-1:] == "="
+        and (body[-3] not in _ZERO_LOW4 if body[-2] == "=" else body[-2] not in _ZERO_LOW2)
+    ):
+        raise ValueError("non-canonical base 64")
+    return binary
+
+
+_b64decode: Callable[[str], bytes] = native.b64decode if native is not None else py_b64decode
+
+
 def decode_base64_body(body: str) -> bytes:
     """The bytes of the base-64 text between ``?OTR:`` and ``.``: canonical, padded
-    base 64 only (no whitespace, no stray characters, no surplus padding), else
-    :class:`~otr.errors.DecodeError`."""
+    base 64 only (see :func:`py_b64decode`), else :class:`~otr.errors.DecodeError`."""
     if not body:
         raise DecodeError("empty encoded OTR message")
     if len(body) > MAX_ENCODED_LEN:
         raise DecodeError("encoded OTR message too long")
     try:
-        binary = binascii.a2b_base64(body, strict_mode=True)
-    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
-        raise DecodeError("invalid base64 in encoded OTR message") from None
-    # strict_mode still lets through surplus '=' after a full quantum ("AAAA=") and
-    # non-zero unused bits in the final quantum ("AB=="); only the canonical encoding
-    # is accepted: its exact length, and zero unused bits in the last digit.
-    if len(body) != (len(binary) + 2) // 3 * 4 or (
-        body[-1] == "="
-        and (body[-3] not in _ZERO_LOW4 if body[-2] == "=" else body[-2] not in _ZERO_LOW2)
-    ):
-        raise DecodeError("non-canonical base64 in encoded OTR message")
-    return binary
+        return _b64decode(body)
+    except ValueError:
+        raise DecodeError("invalid or non-canonical base64 in encoded OTR message") from None

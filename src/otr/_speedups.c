@@ -1,10 +1,17 @@
 /*
- * otr.v3._datacrypt: the per-message cryptography of OTRv3 Data Messages in C.
+ * otr._speedups: the optional C accelerator of the per-message path.  Each
+ * function has a pure-Python twin, which documents it and which it is tested
+ * against byte for byte; it owns no protocol logic (key ids, counters,
+ * rotation, parsing and state stay in Python).
  *
- * Optional accelerator for otr.v3.datacrypt (which holds the pure-Python
- * implementation of the same interface and documents it).  It owns no protocol
- * logic: key ids, counters, rotation and parsing stay in Python.  It only does,
- * for one direction of one key pair (spec "Computing AES keys, MAC keys"):
+ * b64decode(text) -> bytes                      (twin in otr.wire.envelope)
+ *     Canonical padded base 64 (RFC 4648 section 4), as OTR's "?OTR:...."
+ *     messages carry it: length a multiple of 4, only the 64 digits, '='
+ *     only as the last one or two characters, zero unused bits; anything
+ *     else is a ValueError.
+ *
+ * DirectionKeys(aes_key, mac_key)               (twin in otr.v3.datacrypt)
+ *     for one direction of one key pair (spec "Computing AES keys, MAC keys"):
  *
  *   seal(head, ctr, plaintext, reveal) -> str
  *       "?OTR:" + base64(head || ctr || DATA(AES-128-CTR(plaintext))
@@ -308,7 +315,7 @@ static PyMethodDef keys_methods[] = {
 
 static PyTypeObject DirectionKeysType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "otr.v3._datacrypt.DirectionKeys",
+    .tp_name = "otr._speedups.DirectionKeys",
     .tp_doc = "AES-128-CTR and HMAC-SHA1 keys of one direction of an OTRv3 key pair.",
     .tp_basicsize = sizeof(DirectionKeys),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -318,19 +325,101 @@ static PyTypeObject DirectionKeysType = {
     .tp_methods = keys_methods,
 };
 
-static struct PyModuleDef datacrypt_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "otr.v3._datacrypt",
-    .m_doc = "OTRv3 Data Message sealing and opening (C accelerator of otr.v3.datacrypt).",
-    .m_size = -1,
+/* ---- canonical base 64 ------------------------------------------------ */
+
+/* Digit values; 64 marks a character that is not a base-64 digit. */
+static unsigned char b64_value[256];
+
+static void b64_init(void)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_value, 64, sizeof b64_value);
+    for (int i = 0; i < 64; i++)
+        b64_value[(unsigned char)digits[i]] = (unsigned char)i;
+}
+
+static PyObject *invalid_base64(void)
+{
+    PyErr_SetString(PyExc_ValueError, "invalid or non-canonical base 64");
+    return NULL;
+}
+
+static PyObject *b64decode(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "b64decode() argument must be str");
+        return NULL;
+    }
+    if (PyUnicode_READY(arg) < 0)
+        return NULL;
+    if (!PyUnicode_IS_ASCII(arg))
+        return invalid_base64();
+    const unsigned char *s = PyUnicode_1BYTE_DATA(arg);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
+    if (len % 4 != 0)
+        return invalid_base64();
+    Py_ssize_t pad = 0;
+    if (len > 0 && s[len - 1] == '=')
+        pad = s[len - 2] == '=' ? 2 : 1;
+    PyObject *result = PyBytes_FromStringAndSize(NULL, len / 4 * 3 - pad);
+    if (result == NULL)
+        return NULL;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    /* Every quantum but the last: four digits, three bytes. */
+    Py_ssize_t full = len - (pad ? 4 : 0);
+    for (Py_ssize_t i = 0; i < full; i += 4) {
+        unsigned a = b64_value[s[i]], b = b64_value[s[i + 1]];
+        unsigned c = b64_value[s[i + 2]], d = b64_value[s[i + 3]];
+        if ((a | b | c | d) & 64)
+            goto bad;
+        unsigned v = a << 18 | b << 12 | c << 6 | d;
+        *out++ = (unsigned char)(v >> 16);
+        *out++ = (unsigned char)(v >> 8);
+        *out++ = (unsigned char)v;
+    }
+    if (pad) {
+        /* "xx==" gives one byte, "xxx=" two; the unused low bits must be 0. */
+        const unsigned char *q = s + full;
+        unsigned a = b64_value[q[0]], b = b64_value[q[1]];
+        unsigned c = pad == 1 ? b64_value[q[2]] : 0;
+        if ((a | b | c) & 64)
+            goto bad;
+        unsigned v = a << 18 | b << 12 | c << 6;
+        if (pad == 2 ? (v & 0xFFFF) : (v & 0xFF))
+            goto bad;
+        *out++ = (unsigned char)(v >> 16);
+        if (pad == 1)
+            *out++ = (unsigned char)(v >> 8);
+    }
+    return result;
+bad:
+    Py_DECREF(result);
+    return invalid_base64();
+}
+
+static PyMethodDef module_methods[] = {
+    {"b64decode", b64decode, METH_O,
+     "b64decode(text) -> bytes: canonical padded base 64, else ValueError."},
+    {NULL, NULL, 0, NULL},
 };
 
-PyMODINIT_FUNC PyInit__datacrypt(void)
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "otr._speedups",
+    .m_doc = "C accelerator of otr's per-message path (see otr.v3.datacrypt, otr.wire.envelope).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void)
 {
     PyObject *m;
+    b64_init();
     if (PyType_Ready(&DirectionKeysType) < 0)
         return NULL;
-    m = PyModule_Create(&datacrypt_module);
+    m = PyModule_Create(&speedups_module);
     if (m == NULL)
         return NULL;
     if (PyModule_AddObjectRef(m, "DirectionKeys", (PyObject *)&DirectionKeysType) < 0) {
