@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from otr import events as ev
+from otr.accelerator import ACCELERATED
 from otr.conversation import Conversation
 from otr.crypto.dsa import generate_dsa_key
 from otr.policy import Policy
@@ -44,7 +45,11 @@ TARGETS = {  # issue targets: ours/libotr at most
 }
 
 
-def libotr_bench(runs: int, msgs: int, smp_runs: int) -> dict[str, float]:
+Samples = dict[str, list[float]]
+"""Per-run figures of each scenario (ms for the AKE and SMP, µs per message)."""
+
+
+def libotr_bench(runs: int, msgs: int, smp_runs: int) -> Samples:
     sys.path.insert(0, str(SHARED / "interop" / "libotr"))
     import peer  # type: ignore[import-not-found]
 
@@ -57,10 +62,10 @@ def libotr_bench(runs: int, msgs: int, smp_runs: int) -> dict[str, float]:
     ).stdout
     data = json.loads(out)
     return {
-        "ake_ms": data["ake_v3_ms"]["median"],
-        "oneway_us": data["data_oneway_us_per_msg"]["median"],
-        "pingpong_us": data["data_pingpong_us_per_msg"]["median"],
-        "smp_ms": data["smp_ms"]["median"],
+        "ake_ms": data["ake_v3_ms"]["samples"],
+        "oneway_us": data["data_oneway_us_per_msg"]["samples"],
+        "pingpong_us": data["data_pingpong_us_per_msg"]["samples"],
+        "smp_ms": data["smp_ms"]["samples"],
     }
 
 
@@ -89,7 +94,7 @@ class Pair:
         return seen
 
 
-def ours_bench(runs: int, msgs: int, smp_runs: int) -> dict[str, float]:
+def ours_bench(runs: int, msgs: int, smp_runs: int) -> Samples:
     text = "".join(chr(ord("a") + i % 26) for i in range(100))
     ake, oneway, pingpong, smp = [], [], [], []
     pair = Pair()
@@ -120,12 +125,23 @@ def ours_bench(runs: int, msgs: int, smp_runs: int) -> dict[str, float]:
         seen = pair.pump(pair.b, pair.b.smp_respond(secret))
         smp.append((time.perf_counter() - t0) * 1e3)
         assert sum(isinstance(e, ev.SmpSucceeded) for e in seen) == 2, seen
-    return {
-        "ake_ms": statistics.median(ake),
-        "oneway_us": statistics.median(oneway),
-        "pingpong_us": statistics.median(pingpong),
-        "smp_ms": statistics.median(smp) if smp else float("nan"),
-    }
+    return {"ake_ms": ake, "oneway_us": oneway, "pingpong_us": pingpong, "smp_ms": smp}
+
+
+def row(
+    label: str, lib: list[float], ours: list[float], note: str, target: float | None = None
+) -> str:
+    """Medians and their ratio, then best runs (min: least disturbed by other load
+    on the machine) and their ratio, which the target is judged on."""
+    med = statistics.median(ours) / statistics.median(lib)
+    best = min(ours) / min(lib)
+    text = (
+        f"{label:<26}{statistics.median(lib):>13.2f}{statistics.median(ours):>11.2f}{med:>5.2f}x"
+        f"{min(lib):>13.2f}{min(ours):>11.2f}{best:>5.2f}x{note}"
+    )
+    if target is not None:
+        text += " ok" if best <= target else " MISS"
+    return text
 
 
 def main() -> int:
@@ -133,10 +149,18 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--msgs", type=int, default=2000)
     ap.add_argument("--smp-runs", type=int, default=9)
+    ap.add_argument("--ours-json", action="store_true", help="only our figures, as JSON")
     args = ap.parse_args()
+    if args.ours_json:
+        print(json.dumps(ours_bench(args.runs, args.msgs, args.smp_runs)))
+        return 0
     lib = libotr_bench(args.runs, args.msgs, args.smp_runs)
     ours = ours_bench(args.runs, args.msgs, args.smp_runs)
-    print(f"{'operation':<26}{'libotr 4.1.1':>14}{'otr (ours)':>14}{'ratio':>9}{'target':>9}")
+    mode = "C accelerator" if ACCELERATED else "pure Python"
+    print(f"otr per-message path: {mode} (otr.accelerator.ACCELERATED = {ACCELERATED})")
+    print(f"{'':<26}{'---------- median ----------':>30}{'----------- best -----------':>30}")
+    heads = f"{'libotr 4.1.1':>13}{'otr (ours)':>11}{'ratio':>6}"
+    print(f"{'operation':<26}{heads}{heads}  target")
     labels = {
         "ake_ms": "full AKE (ms)",
         "oneway_us": "one-way msg (µs)",
@@ -144,12 +168,20 @@ def main() -> int:
         "smp_ms": "full SMP (ms)",
     }
     for key, label in labels.items():
-        ratio = ours[key] / lib[key]
-        mark = "ok" if ratio <= TARGETS[key] else "MISS"
-        print(
-            f"{label:<26}{lib[key]:>14.2f}{ours[key]:>14.2f}{ratio:>8.2f}x"
-            f"{'<=' + str(TARGETS[key]):>7} {mark}"
-        )
+        print(row(label, lib[key], ours[key], f"  <={TARGETS[key]}", TARGETS[key]))
+    if ACCELERATED:
+        # For information: the same data-message scenarios on the pure-Python twins.
+        sizes = ["--runs", str(args.runs), "--msgs", str(args.msgs), "--smp-runs", "0"]
+        out = subprocess.run(
+            [sys.executable, __file__, "--ours-json", *sizes],
+            env=dict(os.environ, OTR_PURE_PYTHON="1"),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        pure = json.loads(out)
+        for key in ("oneway_us", "pingpong_us"):
+            print(row(labels[key] + " [pure Py]", lib[key], pure[key], "  (information)"))
     return 0
 
 
