@@ -1,0 +1,19 @@
+"""Build of the optional C accelerator; everything else is in pyproject.toml.
+
+``otr._speedups`` (src/otr/_speedups.c, against OpenSSL's libcrypto) is
+``optional``: without a compiler or the headers the package installs and runs
+in pure Python (see otr.accelerator).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "otr._speedups",
+            sources=["src/otr/_speedups.c"],
+            libraries=["crypto"],
+            optional=True,
+        )
+    ]
+)
