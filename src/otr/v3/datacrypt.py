@@ -24,19 +24,17 @@ They are tested to agree byte for byte; :data:`DirectionKeys` is the one in use.
 
 from __future__ import annotations
 
-import binascii
 from typing import TYPE_CHECKING
 
 from ..accelerator import native
 from ..crypto.primitives import AesCtr, HmacKey, consttime_equal
+from ..wire.envelope import encode_otr_message
+from ..wire.v3 import CTR_LEN, MAC_LEN
 
 __all__ = ["DirectionKeys", "PyDirectionKeys"]
 
 MAX_BINARY = 1 << 29
 """Largest binary message either implementation seals or opens (bytes)."""
-
-_CTR_LEN = 8
-_MAC_LEN = 20
 
 
 class PyDirectionKeys:
@@ -51,27 +49,27 @@ class PyDirectionKeys:
         self._mac = HmacKey(mac_key, "sha1")
 
     def seal(self, head: bytes, ctr: bytes, plaintext: bytes, reveal: bytes) -> str:
-        if len(ctr) != _CTR_LEN:
+        if len(ctr) != CTR_LEN:
             raise ValueError("counter must be 8 bytes")
-        if len(head) + len(plaintext) + len(reveal) + 36 > MAX_BINARY:
+        if len(head) + len(plaintext) + len(reveal) + CTR_LEN + MAC_LEN + 8 > MAX_BINARY:
             raise ValueError("message too long")
         enc = self._aes.crypt(ctr, plaintext)
         auth = b"".join((head, ctr, len(enc).to_bytes(4, "big"), enc))
         binary = b"".join((auth, self._mac.digest(auth), len(reveal).to_bytes(4, "big"), reveal))
-        return "?OTR:" + binascii.b2a_base64(binary, newline=False).decode("ascii") + "."
+        return encode_otr_message(binary)
 
     def open(self, binary: bytes, enc_start: int, auth_end: int) -> bytes | None:
         if (
-            enc_start < _CTR_LEN + 4
+            enc_start < CTR_LEN + 4
             or auth_end < enc_start
             or len(binary) > MAX_BINARY
-            or auth_end > len(binary) - _MAC_LEN
+            or auth_end > len(binary) - MAC_LEN
         ):
             raise ValueError("offsets outside the message")
-        mac = binary[auth_end : auth_end + _MAC_LEN]
+        mac = binary[auth_end : auth_end + MAC_LEN]
         if not consttime_equal(self._mac.digest(binary[:auth_end]), mac):
             return None
-        ctr = binary[enc_start - _CTR_LEN - 4 : enc_start - 4]
+        ctr = binary[enc_start - CTR_LEN - 4 : enc_start - 4]
         return self._aes.crypt(ctr, binary[enc_start:auth_end])
 
 

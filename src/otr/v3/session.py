@@ -28,9 +28,6 @@ __all__ = ["DataSession", "Decrypted", "SessionKeys"]
 
 Rng = Callable[[int], bytes]
 
-_NO_REVEAL = bytes(4)
-"""An empty "Old MAC keys to be revealed" DATA field."""
-
 MAX_REVEAL_BYTES = 20 * 64
 """Bound on MAC keys waiting to be revealed (they are sent with the next message)."""
 
