@@ -19,7 +19,6 @@ from otr.crypto import ed448
 from otr.crypto.dsa import DSAPrivateKey
 from otr.crypto.ed448 import G, Point, Q
 from otr.errors import DecodeError, InvalidGroupElement
-from otr.v4 import wire_types as wt
 from otr.v4.keys import ECDHKeyPair, Ed448KeyPair, ForgingKey, fingerprint
 from otr.v4.profiles import (
     ClientProfile,
@@ -30,6 +29,7 @@ from otr.v4.profiles import (
     build_prekey_profile,
 )
 from otr.wire.buffer import Reader, Writer, encode_data
+from otr.wire.v4 import types as wt
 
 VECTORS = Path(__file__).parent / "vectors"
 OWN_CLIENT = json.loads((VECTORS / "otrv4_client_profiles.json").read_text())

@@ -56,7 +56,7 @@ from ..crypto.dsa import DSAPrivateKey, DSAPublicKey, decode_pubkey
 from ..crypto.ed448 import Point, Rng
 from ..errors import DecodeError, InvalidGroupElement, RemoteProtocolError
 from ..wire.buffer import Reader, Writer
-from . import wire_types as wt
+from ..wire.v4 import types as wt
 from .keys import Ed448KeyPair, eddsa_verify, fingerprint
 
 __all__ = [

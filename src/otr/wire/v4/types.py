@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..crypto import ed448
-from ..errors import DecodeError
-from ..wire.buffer import Reader, Writer
+from ...crypto import ed448
+from ...errors import DecodeError
+from ..buffer import Reader, Writer
 
 __all__ = [
     "EDDSA_SIG_BYTES",
