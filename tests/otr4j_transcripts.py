@@ -51,13 +51,26 @@ def message_bytes(step: dict[str, Any]) -> bytes:
     return bytes.fromhex(step["message"]["bytes"])
 
 
-class DrawRng:
-    """An rng returning one party's recorded random draws in order (each call must
-    ask for exactly the recorded length)."""
+def is_fragment_identifier(draw: dict[str, Any]) -> bool:
+    return bool(draw["site"].startswith("Fragmenter."))
 
-    def __init__(self, t: dict[str, Any], party: str, start: int = 0) -> None:
-        self.draws = [bytes.fromhex(d["bytes"]) for d in t["random_draws"][party]]
-        self.pos = start
+
+class DrawRng:
+    """An rng returning one party's recorded random draws in order, from the
+    first draw made at step ``from_step`` on (each call must ask for exactly the
+    recorded length).  Fragment identifiers are the fragmenter's, not the
+    DAKE's or the ratchet's: they are left out unless ``fragments`` is set."""
+
+    def __init__(
+        self, t: dict[str, Any], party: str, from_step: int = 0, *, fragments: bool = False
+    ) -> None:
+        records = [
+            d
+            for d in t["random_draws"][party]
+            if d["step"] >= from_step and fragments == is_fragment_identifier(d)
+        ]
+        self.draws = [bytes.fromhex(d["bytes"]) for d in records]
+        self.pos = 0
 
     def __call__(self, n: int) -> bytes:
         if self.pos >= len(self.draws):
