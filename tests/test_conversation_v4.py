@@ -286,3 +286,45 @@ def test_falls_back_to_v3_with_libotr(peer_module: Any) -> None:
         evs = lib.send("hello from libotr")
         (wire,) = peer_module.injects(evs)
         assert got(ours.receive(wire, NOW)) == ["hello from libotr"]
+
+
+# --- hostile input never raises out of receive ---------------------------------------------
+
+
+def _live_wires() -> tuple[Conversation, Conversation, list[tuple[str, str]]]:
+    """An ENCRYPTED pair and real messages between them: Bob's data message and
+    Identity message (to Alice), Alice's Auth-R (to Bob)."""
+    a, b = conv("alice"), conv("bob")
+    secure(a, b)
+    (data,) = sent(b.send("a data message", NOW))
+    (identity,) = sent(b.receive("?OTRv4?", NOW))
+    (auth_r,) = sent(a.receive(identity, NOW))
+    return a, b, [("alice", data), ("alice", identity), ("bob", auth_r)]
+
+
+LIVE = _live_wires()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 7), st.booleans())
+def test_mutated_v4_messages_never_raise(which: int, pos: int, bit: int, fragment: bool) -> None:
+    """Bit flips in live OTRv4 messages (data, Identity, Auth-R), whole or as v4
+    fragments, only ever give documented events (conftest makes internal errors
+    raise), and the session survives them."""
+    from otr.wire import envelope
+    from otr.wire.fragment_v4 import fragment_message_v4
+
+    a, b, wires = LIVE
+    to_name, wire = wires[which]
+    to, sender_tag = (a, TAG_B) if to_name == "alice" else (b, TAG_A)
+    binary = bytearray(envelope.decode_otr_message(wire))
+    binary[pos % len(binary)] ^= 1 << bit
+    mutated = envelope.encode_otr_message(bytes(binary))
+    texts = fragment_message_v4(mutated, 300, pos, sender_tag, 0) if fragment else [mutated]
+    for text in texts:
+        for e in to.receive(text, NOW):
+            assert isinstance(
+                e, ev.MessageUnreadable | ev.SendMessage | ev.Warning | ev.MessageForOtherInstance
+            ), e
+    assert a.is_encrypted and b.is_encrypted
+    assert got(pump(a, b, sent(b.send("still fine", NOW)), b)) == ["still fine"]
