@@ -113,7 +113,8 @@ Rng = Callable[[int], bytes]
 ROOT_KEY_BYTES: Final = 64
 CHAIN_KEY_BYTES: Final = 64
 EXTRA_KEY_BYTES: Final = 64
-_EXTRA_KEY_PREFIX: Final = b"\xff"
+MAX_PLAINTEXT: Final = datacrypt.MAX_SECTION - 4096
+"""Largest plaintext :meth:`DoubleRatchet.seal` takes (the head is at most ~450 bytes)."""
 
 
 class MessageReplayed(RemoteProtocolError):
@@ -419,7 +420,7 @@ class DoubleRatchet:
     # --- sending -----------------------------------------------------------------
 
     def _rotate_sending(self, now: float) -> None:
-        """ "Rotating ECDH Keys and Brace Key as sender" and the new sending chain."""
+        """Spec "Rotating ECDH Keys and Brace Key as sender", and the new sending chain."""
         dh_ratchet = self._i % 3 == 0
         our_ecdh = ECDHKeyPair.generate(self._rng)
         k_ecdh = our_ecdh.shared_secret(self._their_ecdh)
@@ -456,8 +457,12 @@ class DoubleRatchet:
         key still waiting and those of all stored skipped keys, which are then
         dropped: the session-expiry message of "Session Expiration".
         """
+        if not 0 <= flags <= 0xFF:
+            raise ValueError("flags do not fit a BYTE")
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise ValueError("plaintext too long")
         if self._next is Rotation.SENDING:
-            self._rotate_sending(now)
+            self._rotate_sending(now)  # changes nothing when it fails
         chain_key = self._sending_key
         assert chain_key is not None  # Alice has one from the DAKE, Bob rotates at once
         reveal = self._to_reveal_next
@@ -466,8 +471,6 @@ class DoubleRatchet:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
             self._reveals = []
-        if not 0 <= flags <= 0xFF:
-            raise ValueError("flags do not fit a BYTE")
         j = self._j
         head_bytes = with_counters(self._send_head_bytes, flags, j)
         section, authenticator, extra, self._sending_key = datacrypt.seal_message(
@@ -608,7 +611,7 @@ class DoubleRatchet:
     def _open_new_ratchet(
         self, message: DataMessage4, old: _ReceivingChain | None, now: float
     ) -> Opened:
-        """ "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
+        """Spec "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
         rid, mid = message.ratchet_id, message.message_id
         skipped: list[tuple[tuple[int, int], _Skipped]] = []
         if old is not None and message.pn > old.k:
