@@ -72,18 +72,26 @@ as soon as the spec allows (see SECURITY.md).
 from __future__ import annotations
 
 import enum
-import hmac
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
-from ..crypto import chacha20, dh3072, kdf
+from ..crypto import dh3072, kdf
 from ..crypto.dh3072 import DHKeyPair
 from ..crypto.ed448 import Point
 from ..errors import AuthenticationFailed, RemoteProtocolError
 from ..events import Tlv
-from ..wire.v4.data import MAC_BYTES, TLV_EXTRA_SYMMETRIC_KEY, DataMessage4, dh_key_expected
+from ..wire.v4.data import (
+    TLV_EXTRA_SYMMETRIC_KEY,
+    DataMessage4,
+    Head,
+    dh_key_expected,
+    encode_head,
+    with_counters,
+)
+from . import datacrypt
+from .datacrypt import mac_key, message_keys
 from .keys import ECDHKeyPair
 
 __all__ = [
@@ -92,6 +100,7 @@ __all__ = [
     "MessageReplayed",
     "Opened",
     "RatchetLimits",
+    "RatchetStart",
     "Rotation",
     "Sealed",
     "TooManySkippedKeys",
@@ -104,7 +113,8 @@ Rng = Callable[[int], bytes]
 ROOT_KEY_BYTES: Final = 64
 CHAIN_KEY_BYTES: Final = 64
 EXTRA_KEY_BYTES: Final = 64
-_EXTRA_KEY_PREFIX: Final = b"\xff"
+MAX_PLAINTEXT: Final = datacrypt.MAX_SECTION - 4096
+"""Largest plaintext :meth:`DoubleRatchet.seal` takes (the head is at most ~450 bytes)."""
 
 
 class MessageReplayed(RemoteProtocolError):
@@ -168,26 +178,51 @@ class DakeOutput(Protocol):
 
 
 @dataclass(frozen=True)
-class Sealed:
+class RatchetStart:
+    """A :class:`DakeOutput` built by hand: the values a DAKE ends with (for the
+    non-interactive DAKE, tests and benchmarks; the interactive DAKE's
+    ``DakeResult`` carries the same fields)."""
+
+    role: Literal["alice", "bob"]
+    """"bob" sent the Identity message, "alice" sent Auth-R."""
+    k: bytes = field(repr=False)
+    """The mixed shared secret K of the DAKE (64 bytes)."""
+    our_ecdh: ECDHKeyPair
+    our_dh: DHKeyPair
+    their_ecdh: Point
+    their_dh: int
+    our_instance: int
+    their_instance: int
+
+
+class Sealed(NamedTuple):
     """An outgoing message and the raw extra symmetric key of its chain key."""
 
     message: DataMessage4
-    extra_key: bytes = field(repr=False)
+    extra_key: bytes
+
+    def __repr__(self) -> str:
+        return f"Sealed({self.message!r}, extra_key=...)"
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """A verified, decrypted message."""
 
-    plaintext: bytes = field(repr=False)
-    """``message || 0x00 || TLVs`` (see :func:`otr.wire.v4.data.split_plaintext`)."""
-    extra_key: bytes = field(repr=False)
+    plaintext: bytes
+    """``message || 0x00 || TLVs`` (see :func:`otr.wire.v4.data.decode_plaintext`)."""
+    extra_key: bytes
     """The raw extra symmetric key of the message's chain key (B.14)."""
     ratchet_id: int
     message_id: int
     flags: int
     new_ratchet: bool
     """Whether this message started a new receiving ratchet."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Opened(ratchet_id={self.ratchet_id}, message_id={self.message_id}, "
+            f"flags={self.flags}, new_ratchet={self.new_ratchet}, plaintext=..., extra_key=...)"
+        )
 
 
 @dataclass(frozen=True)
@@ -207,23 +242,6 @@ class _ReceivingChain:
     chain_key: bytes
     k: int
     """Next expected message id."""
-
-
-def _message_keys(chain_key: bytes) -> tuple[bytes, bytes, bytes]:
-    """(MKenc, extra key, next chain key) of one chain key."""
-    return (
-        kdf.kdf(kdf.USAGE_MESSAGE_KEY, chain_key, 64),
-        kdf.kdf(kdf.USAGE_EXTRA_SYMM_KEY, (_EXTRA_KEY_PREFIX, chain_key), EXTRA_KEY_BYTES),
-        kdf.kdf(kdf.USAGE_NEXT_CHAIN_KEY, chain_key, CHAIN_KEY_BYTES),
-    )
-
-
-def _mac_key(mk_enc: bytes) -> bytes:
-    return kdf.kdf(kdf.USAGE_MAC_KEY, mk_enc, MAC_BYTES)
-
-
-def _authenticator(mk_mac: bytes, section: bytes) -> bytes:
-    return kdf.kdf(kdf.USAGE_AUTHENTICATOR, (mk_mac, section), MAC_BYTES)
 
 
 def _derive_ratchet_keys(root_key: bytes, k: bytes) -> tuple[bytes, bytes]:
@@ -258,7 +276,7 @@ def _skip(
     of the messages in between."""
     out: list[tuple[tuple[int, int], _Skipped]] = []
     for message_id in range(start, stop):
-        mk_enc, extra, chain_key = _message_keys(chain_key)
+        mk_enc, extra, chain_key = message_keys(chain_key)
         out.append(((ratchet_id, message_id), _Skipped(mk_enc, extra, now)))
     return chain_key, out
 
@@ -302,6 +320,8 @@ class DoubleRatchet:
         self._j = 0
         self._sending_key: bytes | None = None
         self._sending_dh: int | None = None
+        self._send_head: Head
+        self._send_head_bytes = b""
         self._next = Rotation.RECEIVING
         self._receiving: _ReceivingChain | None = None
         self._skipped: OrderedDict[tuple[int, int], _Skipped] = OrderedDict()
@@ -342,8 +362,7 @@ class DoubleRatchet:
             brace_key=brace,
         )
         if result.role == "alice":
-            ratchet._sending_key = chain
-            ratchet._sending_dh = result.our_dh.public
+            ratchet._start_sending_chain(chain, result.our_dh.public)
         else:
             ratchet._receiving = _ReceivingChain(
                 0, result.their_ecdh.encode(), result.their_dh, chain, 0
@@ -401,19 +420,19 @@ class DoubleRatchet:
     # --- sending -----------------------------------------------------------------
 
     def _rotate_sending(self, now: float) -> None:
-        """ "Rotating ECDH Keys and Brace Key as sender" and the new sending chain."""
+        """Spec "Rotating ECDH Keys and Brace Key as sender", and the new sending chain."""
         dh_ratchet = self._i % 3 == 0
         our_ecdh = ECDHKeyPair.generate(self._rng)
         k_ecdh = our_ecdh.shared_secret(self._their_ecdh)
+        dh_public = None
         if dh_ratchet:
             our_dh = DHKeyPair.generate(self._rng)
             brace = _dh_brace_key(our_dh.secret, self._their_dh)
             self._our_dh = our_dh
-            self._sending_dh = our_dh.public
+            dh_public = our_dh.public
         else:
             brace = _next_brace_key(self._brace_key)
-            self._sending_dh = None
-        self._root_key, self._sending_key = _derive_ratchet_keys(
+        self._root_key, chain_key = _derive_ratchet_keys(
             self._root_key, _mixed_secret(k_ecdh, brace)
         )
         self._brace_key = brace
@@ -422,6 +441,7 @@ class DoubleRatchet:
         self._pn = self._j
         self._j = 0
         self._i += 1
+        self._start_sending_chain(chain_key, dh_public)
         self._next = Rotation.RECEIVING
         self._to_reveal_next = b"".join(self._reveals)
         self._reveals = []
@@ -437,8 +457,12 @@ class DoubleRatchet:
         key still waiting and those of all stored skipped keys, which are then
         dropped: the session-expiry message of "Session Expiration".
         """
+        if not 0 <= flags <= 0xFF:
+            raise ValueError("flags do not fit a BYTE")
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise ValueError("plaintext too long")
         if self._next is Rotation.SENDING:
-            self._rotate_sending(now)
+            self._rotate_sending(now)  # changes nothing when it fails
         chain_key = self._sending_key
         assert chain_key is not None  # Alice has one from the DAKE, Bob rotates at once
         reveal = self._to_reveal_next
@@ -447,24 +471,32 @@ class DoubleRatchet:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
             self._reveals = []
-        mk_enc, extra, self._sending_key = _message_keys(chain_key)
-        message = DataMessage4(
-            sender_tag=self.our_instance,
-            receiver_tag=self.their_instance,
-            flags=flags,
-            pn=self._pn,
-            ratchet_id=max(0, self._i - 1),
-            message_id=self._j,
-            ecdh=self._our_ecdh_public,
-            dh=self._sending_dh,
-            ciphertext=chacha20.encrypt(mk_enc, plaintext),
-            authenticator=bytes(MAC_BYTES),
-            revealed_macs=reveal,
+        j = self._j
+        head_bytes = with_counters(self._send_head_bytes, flags, j)
+        section, authenticator, extra, self._sending_key = datacrypt.seal_message(
+            chain_key, head_bytes, plaintext
         )
-        authenticator = _authenticator(_mac_key(mk_enc), message.authenticated_section())
-        object.__setattr__(message, "authenticator", authenticator)
-        self._j += 1
+        message = DataMessage4.assemble(
+            self._send_head, flags, j, section, len(head_bytes) + 4, authenticator, reveal
+        )
+        self._j = j + 1
         return Sealed(message, extra)
+
+    def _start_sending_chain(self, chain_key: bytes, dh_public: int | None) -> None:
+        """A new sending chain: its key and the head its messages share (B.11)."""
+        self._sending_key = chain_key
+        self._sending_dh = dh_public
+        self._send_head = Head(
+            self.our_instance,
+            self.their_instance,
+            0,
+            self._pn,
+            max(0, self._i - 1),
+            0,
+            self._our_ecdh_public,
+            dh_public,
+        )
+        self._send_head_bytes = encode_head(self._send_head)
 
     # --- receiving ---------------------------------------------------------------
 
@@ -474,7 +506,7 @@ class DoubleRatchet:
     def _drop_skipped(self, predicate: Callable[[_Skipped], bool]) -> None:
         """Drop stored keys matching ``predicate``, revealing their MAC keys."""
         for key in [key for key, entry in self._skipped.items() if predicate(entry)]:
-            self._add_reveal(_mac_key(self._skipped.pop(key).mk_enc))
+            self._add_reveal(mac_key(self._skipped.pop(key).mk_enc))
 
     def _add_reveal(self, mk_mac: bytes, *, first: bool = False) -> None:
         """Queue ``mk_mac`` for revelation, at the end (or the front, as otr4j puts the
@@ -507,7 +539,7 @@ class DoubleRatchet:
         rid, mid = message.ratchet_id, message.message_id
         if rid > 0 and mid == 0 and not message.revealed_macs:
             raise RemoteProtocolError("first message of a ratchet reveals no MAC key (otr4j rule)")
-        entry = self._skipped.get((rid, mid))
+        entry = self._skipped.get((rid, mid)) if self._skipped else None
         if entry is not None and self._live(entry, now):
             return self._open_skipped(message, entry, now)
         chain = self._receiving
@@ -519,13 +551,18 @@ class DoubleRatchet:
             raise RemoteProtocolError("ratchet id from the future")
         raise MessageReplayed("no key for this message (used, dropped or never derived)")
 
-    def _verify_decrypt(self, message: DataMessage4, mk_enc: bytes) -> tuple[bytes, bytes]:
-        """(plaintext, MKmac) or AuthenticationFailed."""
-        mk_mac = _mac_key(mk_enc)
-        expected = _authenticator(mk_mac, message.authenticated_section())
-        if not hmac.compare_digest(expected, message.authenticator):
+    @staticmethod
+    def _verify_decrypt(
+        message: DataMessage4, chain_key: bytes
+    ) -> tuple[bytes, bytes, bytes, bytes]:
+        """(plaintext, MKmac, extra key, next chain key) or AuthenticationFailed."""
+        section = message.authenticated_section()
+        opened = datacrypt.open_message(
+            chain_key, section, len(section) - len(message.ciphertext), message.authenticator
+        )
+        if opened is None:
             raise AuthenticationFailed("data message authenticator does not verify")
-        return chacha20.decrypt(mk_enc, message.ciphertext), mk_mac
+        return opened
 
     def _opened(
         self, message: DataMessage4, plaintext: bytes, extra: bytes, new_ratchet: bool
@@ -535,7 +572,13 @@ class DoubleRatchet:
         )
 
     def _open_skipped(self, message: DataMessage4, entry: _Skipped, now: float) -> Opened:
-        plaintext, mk_mac = self._verify_decrypt(message, entry.mk_enc)
+        section = message.authenticated_section()
+        opened = datacrypt.open_with_message_key(
+            entry.mk_enc, section, len(section) - len(message.ciphertext), message.authenticator
+        )
+        if opened is None:
+            raise AuthenticationFailed("data message authenticator does not verify")
+        plaintext, mk_mac = opened
         del self._skipped[(message.ratchet_id, message.message_id)]
         self._add_reveal(mk_mac)
         self._expire_skipped(now)
@@ -546,27 +589,29 @@ class DoubleRatchet:
             raise TooManySkippedKeys("message would skip more keys than max_skip")
 
     def _open_current(self, message: DataMessage4, chain: _ReceivingChain, now: float) -> Opened:
-        mid = message.message_id
-        if mid < chain.k:
+        mid, k = message.message_id, chain.k
+        if mid < k:
             raise MessageReplayed("message id already used in this chain")
         if message.ecdh.encode() != chain.ecdh or message.dh != chain.dh:
             raise RemoteProtocolError("public keys do not belong to this ratchet")
-        self._check_skip(chain.k, mid)
-        chain_key, skipped = _skip(chain.chain_key, chain.k, mid, chain.ratchet_id, now)
-        mk_enc, extra, next_key = _message_keys(chain_key)
-        plaintext, mk_mac = self._verify_decrypt(message, mk_enc)
+        chain_key = chain.chain_key
+        skipped: list[tuple[tuple[int, int], _Skipped]] = []
+        if mid > k:
+            self._check_skip(k, mid)
+            chain_key, skipped = _skip(chain_key, k, mid, chain.ratchet_id, now)
+        plaintext, mk_mac, extra, next_key = self._verify_decrypt(message, chain_key)
         # Adopt: nothing below can fail.
         chain.chain_key = next_key
         chain.k = mid + 1
         self._store(skipped)
         self._add_reveal(mk_mac)
         self._expire_skipped(now)
-        return self._opened(message, plaintext, extra, False)
+        return Opened(plaintext, extra, message.ratchet_id, mid, message.flags, False)
 
     def _open_new_ratchet(
         self, message: DataMessage4, old: _ReceivingChain | None, now: float
     ) -> Opened:
-        """ "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
+        """Spec "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
         rid, mid = message.ratchet_id, message.message_id
         skipped: list[tuple[tuple[int, int], _Skipped]] = []
         if old is not None and message.pn > old.k:
@@ -586,8 +631,7 @@ class DoubleRatchet:
             brace = _next_brace_key(self._brace_key)
         root, chain_key = _derive_ratchet_keys(self._root_key, _mixed_secret(k_ecdh, brace))
         chain_key, more = _skip(chain_key, 0, mid, rid, now)
-        mk_enc, extra, next_key = _message_keys(chain_key)
-        plaintext, mk_mac = self._verify_decrypt(message, mk_enc)
+        plaintext, mk_mac, extra, next_key = self._verify_decrypt(message, chain_key)
         # Adopt the provisional ratchet: nothing below can fail.
         self._root_key = root
         self._brace_key = brace
@@ -605,16 +649,19 @@ class DoubleRatchet:
         self._expire_skipped(now)
         return self._opened(message, plaintext, extra, True)
 
-    def _store(self, entries: Iterable[tuple[tuple[int, int], _Skipped]]) -> None:
+    def _store(self, entries: list[tuple[tuple[int, int], _Skipped]]) -> None:
+        if not entries:
+            return
         for key, entry in entries:
             self._skipped[key] = entry
         while len(self._skipped) > self.limits.max_stored:
             _, oldest = self._skipped.popitem(last=False)
-            self._add_reveal(_mac_key(oldest.mk_enc))
+            self._add_reveal(mac_key(oldest.mk_enc))
 
     def _expire_skipped(self, now: float) -> None:
         """Drop skipped keys older than ``max_skipped_age`` (their MACs are revealed)."""
-        self._drop_skipped(lambda entry: not self._live(entry, now))
+        if self._skipped:
+            self._drop_skipped(lambda entry: not self._live(entry, now))
 
     def expire_skipped(self, now: float) -> None:
         """Timer hook: drop skipped keys older than ``max_skipped_age``."""
