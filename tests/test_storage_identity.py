@@ -237,3 +237,31 @@ def test_mutated_file_only_raises_key_file_error(data: st.DataObject) -> None:
 
 
 GOOD = good_file()
+
+
+def test_load_identity_from_a_key_directory(tmp_path: Path) -> None:
+    from otr.storage import InstanceTagStore, PrivateKeyStore
+    from otr.storage.identity import load_identity
+
+    assert load_identity(tmp_path, "a", "xmpp") is None  # no files at all
+    key, own = dsa_key("dir"), dsa_key("own")
+    keys = PrivateKeyStore()
+    keys.set("a", "xmpp", key)
+    keys.set("b", "xmpp", key)
+    keys.save(tmp_path / "otr.private_key")
+    a = Identity.generate("a", "xmpp", os.urandom, NOW)  # OTRv4 part only
+    b = Identity.generate("b", "xmpp", os.urandom, NOW, dsa_key=own)  # holds its own key
+    store_of(a, b).save(tmp_path / IDENTITY_FILE)
+    loaded = load_identity(tmp_path, "a", "xmpp")
+    assert loaded is not None and loaded.dsa_key == key and loaded.fingerprint == a.fingerprint
+    loaded_b = load_identity(tmp_path, "b", "xmpp")
+    assert loaded_b is not None and loaded_b.dsa_key == own
+    # A DSA key without an instance tag is not an identity yet; with one it is.
+    keys.set("c", "xmpp", key)
+    keys.save(tmp_path / "otr.private_key")
+    assert load_identity(tmp_path, "c", "xmpp") is None
+    tags = InstanceTagStore()
+    tags.set("c", "xmpp", 0x1234)
+    tags.save(tmp_path / "otr.instance_tags")
+    loaded_c = load_identity(tmp_path, "c", "xmpp")
+    assert loaded_c is not None and loaded_c.v4 is None and loaded_c.instance_tag == 0x1234

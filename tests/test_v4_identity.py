@@ -154,10 +154,20 @@ def test_invalid_identities() -> None:
         Identity("a", "p", 0x100, None, keys, other.client_profile)
     with pytest.raises(ValueError, match="does not belong"):  # a profile needs OTRv4 keys
         Identity("a", "p", 0x100, dsa_key("x"), None, other.client_profile)
-    # A profile with a DSA key needs that DSA key in the identity.
+    with pytest.raises(ValueError, match="does not belong"):  # another instance tag
+        Identity("a", "p", 0x101, None, other.v4, other.client_profile)
+
+
+def test_profile_with_another_dsa_key_is_accepted_then_renewed() -> None:
+    # A profile made with another DSA key (or none) belongs to the identity's OTRv4 keys;
+    # the next renewal makes it match the DSA key held now.
     v3v4 = Identity.generate("a", "p", os.urandom, NOW, dsa_key=dsa_key("y"))
-    with pytest.raises(ValueError, match="does not belong"):
-        Identity("a", "p", v3v4.instance_tag, dsa_key("z"), v3v4.v4, v3v4.client_profile)
+    for key in (dsa_key("z"), None):
+        identity = Identity("a", "p", v3v4.instance_tag, key, v3v4.v4, v3v4.client_profile)
+        assert identity.renew_profile(NOW, os.urandom) is True
+        assert identity.client_profile is not None
+        expected = None if key is None else key.public
+        assert identity.client_profile.dsa_public_key == expected
 
 
 def test_random_instance_tag_skips_reserved_values() -> None:

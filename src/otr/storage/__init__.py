@@ -24,6 +24,7 @@ from .atomic import atomic_write
 from .fingerprints import FingerprintEntry, FingerprintStore
 from .identity import IDENTITY_FILE, IdentityStore
 from .instags import MIN_VALID_INSTAG, InstanceTagStore
+from .keyfile import FINGERPRINTS_FILE, INSTAG_FILE, PRIVKEY_FILE
 from .privkey import PrivateKeyStore
 from .sexp import KeyFileError, SExpError
 
@@ -42,8 +43,3 @@ __all__ = [
     "SExpError",
     "atomic_write",
 ]
-
-PRIVKEY_FILE = "otr.private_key"
-"""File names libotr's Pidgin plugin uses in ``~/.purple``."""
-FINGERPRINTS_FILE = "otr.fingerprints"
-INSTAG_FILE = "otr.instance_tags"

@@ -40,13 +40,18 @@ the offending list.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from typing import TypeVar
+
 from ..crypto import ed448
 from ..errors import DecodeError, InvalidGroupElement
 from ..v4.identity import Identity, V4Keys
 from ..v4.keys import SYMMETRIC_KEY_BYTES, Ed448KeyPair, ForgingKey
 from ..v4.profiles import MIN_INSTANCE_TAG, ClientProfile, ProfileError
-from .keyfile import KeyFile
-from .privkey import _error, _key_sexp, _read_key, _single_atom
+from .instags import InstanceTagStore
+from .keyfile import INSTAG_FILE, PRIVKEY_FILE, KeyFile
+from .privkey import PrivateKeyStore, _error, _key_sexp, _read_key, _single_atom
 from .sexp import (
     KeyFileError,
     SList,
@@ -57,10 +62,11 @@ from .sexp import (
     text_to_bytes,
 )
 
-__all__ = ["FORMAT_VERSION", "IDENTITY_FILE", "IdentityStore"]
+__all__ = ["FORMAT_VERSION", "IDENTITY_FILE", "IdentityStore", "load_identity"]
 
 IDENTITY_FILE = "otr.identities"
 """The file's name in a key directory (beside libotr's three files)."""
+
 FORMAT_VERSION = 1
 
 _FIELDS = (
@@ -192,6 +198,9 @@ def _read_v4(f: _Fields) -> V4Keys | None:
     return V4Keys(long_term, ForgingKey(point))
 
 
+_Store = TypeVar("_Store", bound=KeyFile)
+
+
 class IdentityStore(KeyFile):
     """Our identities, one per (account, protocol), in ``otr.identities`` (module doc).
 
@@ -262,3 +271,30 @@ class IdentityStore(KeyFile):
 
     def __repr__(self) -> str:
         return f"<IdentityStore {self.accounts()!r}>"
+
+
+def load_identity(
+    directory: str | os.PathLike[str], account: str, protocol: str
+) -> Identity | None:
+    """Our identity for (account, protocol) from a key directory as ``otr keys`` keeps it
+    (:mod:`otr.cli.keys`): the OTRv4 part from ``otr.identities`` and the DSA key from
+    libotr's ``otr.private_key`` (unless the identity holds one itself); for an account
+    with only a DSA key, the instance tag comes from ``otr.instance_tags``.  None when
+    the directory has no identity for the account.  Missing files count as empty;
+    malformed ones raise :class:`KeyFileError`."""
+    base = os.fspath(directory)
+
+    def load(name: str, cls: type[_Store]) -> _Store:
+        path = os.path.join(base, name)
+        return cls.from_file(path) if os.path.exists(path) else cls()
+
+    identity = load(IDENTITY_FILE, IdentityStore).get(account, protocol)
+    dsa_key = load(PRIVKEY_FILE, PrivateKeyStore).get(account, protocol)
+    if identity is not None:
+        if identity.dsa_key is None and dsa_key is not None:
+            identity = dataclasses.replace(identity, dsa_key=dsa_key)
+        return identity
+    tag = load(INSTAG_FILE, InstanceTagStore).get(account, protocol)
+    if dsa_key is None or tag is None:
+        return None
+    return Identity(account, protocol, tag, dsa_key)

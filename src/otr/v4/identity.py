@@ -18,8 +18,10 @@ The Client Profile is renewed before it expires, as otr4j does
 ``time.time()``; the same clock as every ``now`` of this package) and the randomness
 source (for the DSA transitional signature), and returns whether the profile changed;
 :meth:`Identity.profile_renewal_due` gives the time at which to call it next.  A profile
-is also replaced when it no longer matches the identity (other keys, instance tag or
-versions) or no longer validates.
+is also replaced when it no longer matches the identity (other keys, instance tag,
+versions or DSA key) or no longer validates.  An identity can be built with a profile
+whose DSA part does not match its DSA key (e.g. when the DSA key is kept elsewhere, as
+``otr keys`` keeps it in libotr's ``otr.private_key``); the next renewal fixes that.
 
 Versions: with a DSA key the profile advertises ``"34"`` and carries the DSA public key
 and the transitional signature (OTRv3-compatible mode, as otr4j does when its policy
@@ -98,8 +100,12 @@ class Identity:
             raise ValueError("the instance tag must be in [0x100, 0xffffffff]")
         if self.dsa_key is None and self.v4 is None:
             raise ValueError("an identity needs a DSA key, OTRv4 keys or both")
-        if self.client_profile is not None and (
-            self.v4 is None or not self._profile_matches(self.client_profile, None)
+        profile = self.client_profile
+        if profile is not None and (
+            self.v4 is None
+            or profile.public_key != self.v4.long_term.public
+            or profile.forging_key != self.v4.forging.public
+            or profile.instance_tag != self.instance_tag
         ):
             raise ValueError("the Client Profile does not belong to this identity")
 
