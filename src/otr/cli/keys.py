@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ..crypto.dsa import DSAPrivateKey, generate_dsa_key, human_fingerprint
+from ..crypto.dsa import DSAPrivateKey, generate_dsa_key
+from ..crypto.dsa import human_fingerprint as human_v3_fingerprint
 from ..storage import (
     FINGERPRINTS_FILE,
     IDENTITY_FILE,
@@ -47,6 +48,8 @@ from ..storage import (
     PrivateKeyStore,
 )
 from ..v4.identity import Identity
+from ..v4.keys import FINGERPRINT_BYTES as V4_FINGERPRINT_BYTES
+from ..v4.keys import human_fingerprint as human_v4_fingerprint
 
 __all__ = ["add_arguments", "default_dir", "run"]
 
@@ -172,6 +175,13 @@ def _parse_fingerprint(text: str) -> bytes:
             f"{text!r} is not a fingerprint (40 or 112 hexadecimal digits, spaces allowed)"
         )
     return bytes.fromhex(digits)
+
+
+def human_fingerprint(fp: bytes) -> str:
+    """libotr's human form of a 20-byte fingerprint, or ours of a 56-byte OTRv4 one."""
+    if len(fp) == V4_FINGERPRINT_BYTES:
+        return human_v4_fingerprint(fp)
+    return human_v3_fingerprint(fp)
 
 
 def _identity_text(identity: Identity) -> str:
