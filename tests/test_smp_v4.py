@@ -413,11 +413,23 @@ def test_mutated_messages_abort_and_recover(data: Any) -> None:
     succeeds_afterwards(smp, IS_ALICE[t])
 
 
+def well_formed_values() -> st.SearchStrategy[bytes]:
+    """Values with valid points and scalars in the layout of some SMP message (their
+    proofs fail), so that the checks past decoding are reached."""
+    point = st.integers(1, Q - 1).map(lambda k: (G * k).encode())
+    scalar = st.integers(0, Q - 1).map(lambda s: s.to_bytes(57, "little"))
+    field = point | scalar
+    return st.tuples(
+        st.sampled_from([b"", b"\x00\x00\x00\x02q?"]),
+        st.lists(field, min_size=3, max_size=11),
+    ).map(lambda parts: parts[0] + b"".join(parts[1]))
+
+
 @FAST
 @given(
     data=st.data(),
     tlv_type=st.integers(0, 12),
-    value=st.binary(max_size=700),
+    value=st.binary(max_size=700) | well_formed_values(),
 )
 def test_receive_never_raises(data: Any, tlv_type: int, value: bytes) -> None:
     which = data.draw(st.sampled_from(["idle", "pending", SMP2, SMP3, SMP4]))
