@@ -216,3 +216,19 @@ def test_random_signature_messages_never_succeed(enc: bytes, mac: bytes) -> None
         assert bob.state is AuthState.AUTHSTATE_AWAITING_SIG
     else:
         assert step.result is None
+
+
+def test_rng_failure_leaves_the_authstate_unchanged() -> None:
+    """Issue 12.5: start and the D-H Key reply draw their randomness first."""
+
+    def broken(n: int) -> bytes:
+        raise OSError("no entropy")
+
+    ake = Ake(dsa_key("alice"), broken)
+    with pytest.raises(OSError):
+        ake.start(3)
+    assert ake.state is AuthState.AUTHSTATE_NONE and ake.version == 0
+    commit = Ake(dsa_key("bob"), CountingRng("b")).start(3)
+    with pytest.raises(OSError):
+        ake.receive(3, commit)
+    assert ake.state is AuthState.AUTHSTATE_NONE and ake.version == 0

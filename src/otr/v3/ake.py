@@ -151,14 +151,18 @@ class Ake:
     # -- starting
 
     def start(self, version: int) -> DHCommit:
-        """Send a D-H Commit Message; authstate AUTHSTATE_AWAITING_DHKEY."""
+        """Send a D-H Commit Message; authstate AUTHSTATE_AWAITING_DHKEY.  The
+        randomness is drawn first: if the rng raises, nothing has changed."""
+        our_dh = generate_dh_keypair(self.rng)
+        r = self.rng(R_LEN)
+        gxmpi = encode_mpi(int(our_dh.gx))
+        hashed_gx = sha256(gxmpi)
+        commit = DHCommit(aes128_ctr(r, gxmpi), hashed_gx)
         self.version = version
-        self._our_dh = generate_dh_keypair(self.rng)
-        self._r = self.rng(R_LEN)
-        gxmpi = encode_mpi(int(self._our_dh.gx))
+        self._our_dh = our_dh
+        self._r = r
         self._our_gxmpi = gxmpi
-        self._our_hashed_gx = sha256(gxmpi)
-        commit = DHCommit(aes128_ctr(self._r, gxmpi), self._our_hashed_gx)
+        self._our_hashed_gx = hashed_gx
         self._sent = commit
         self.state = AuthState.AUTHSTATE_AWAITING_DHKEY
         return commit
@@ -178,9 +182,11 @@ class Ake:
         return _NOTHING
 
     def _reply_dhkey(self, version: int, msg: DHCommit) -> AkeStep:
-        """Reply with a (new) D-H Key message; AUTHSTATE_AWAITING_REVEALSIG."""
+        """Reply with a (new) D-H Key message; AUTHSTATE_AWAITING_REVEALSIG (the key
+        is generated before anything changes)."""
+        our_dh = generate_dh_keypair(self.rng)
         self.version = version
-        self._our_dh = generate_dh_keypair(self.rng)
+        self._our_dh = our_dh
         self._their_encrypted_gx = msg.encrypted_gx
         self._their_hashed_gx = msg.hashed_gx
         reply = DHKey(int(self._our_dh.gx))
