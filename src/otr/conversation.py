@@ -10,8 +10,9 @@ between the two is :mod:`otr.instance`.  Every public method returns an ordered
 list of :mod:`otr.events`; input from the network never raises (spec: malformed
 input is ignored or reported, the session is left as the spec says).
 
-Time (``now``, seconds, any monotonic or wall clock) and randomness (``rng``)
-are parameters; nothing here reads a clock or does I/O.
+Time (``now``: Unix time in seconds, as ``time.time()``) and randomness
+(``rng``) are parameters; nothing here reads a clock or does I/O.  Resource
+limits are :class:`otr.limits.Limits`.
 """
 
 from __future__ import annotations
