@@ -5,6 +5,7 @@ corrupt; plus the "network input never raises" property."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import random
 from collections import deque
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from otr import events as ev
 from otr.conversation import Conversation, MsgState
 from otr.crypto import modp
 from otr.crypto.dsa import generate_dsa_key
+from otr.errors import EntropyError, LocalProtocolError
 from otr.events import Tlv
+from otr.limits import Limits
 from otr.policy import Policy
-from otr.wire import tlv
+from otr.wire import envelope, tlv
 from otr.wire.buffer import encode_mpi
 
 KEY_A = generate_dsa_key()
@@ -387,3 +390,316 @@ def test_corrupted_valid_messages_never_raise(data: st.DataObject) -> None:
     assert b.is_encrypted
     net.pump(a, a.send("after"))
     assert net.received(b)[-1] == "after"
+
+
+# ------------------------------------------------ issue 12: hostile input, limits
+
+KEY_M = generate_dsa_key()
+MALLORY_TAG = 0x0BADCAFE
+
+
+def _verified_pair(policy: Policy | None = None) -> tuple[Conversation, Conversation, Net]:
+    a, b, net = secured_pair(policy)
+    net.pump(a, a.smp_start("pier"))
+    net.pump(b, b.smp_respond("pier"))
+    assert a.trust_level is ev.Trust.VERIFIED
+    net.seen[id(a)].clear()
+    return a, b, net
+
+
+def _mallory(a: Conversation, tag: int = MALLORY_TAG) -> tuple[Conversation, Net]:
+    """Mallory (her own key) runs an AKE into Alice's stream."""
+    m = Conversation(
+        KEY_M,
+        "alice",
+        account="mallory",
+        protocol="t",
+        instance_tag=tag,
+        policy=Policy.named("MANUAL"),
+        rng=random.Random(7).randbytes,
+    )
+    mnet = Net(a, m)
+    mnet.pump(m, m.start())
+    assert m.is_encrypted
+    return m, mnet
+
+
+def _readable_by(c: Conversation, events: list[ev.Event]) -> list[str]:
+    got: list[str] = []
+    for e in events:
+        if isinstance(e, ev.SendMessage):
+            got += [g.text for g in c.receive(e.text) if isinstance(g, ev.MessageReceived)]
+    return got
+
+
+def test_new_instance_does_not_take_over_a_verified_session() -> None:
+    a, b, _net = _verified_pair()
+    m, mnet = _mallory(a)
+    other = mnet.of(a, ev.OtherInstanceSecured)
+    assert other and other[0].their_instance == MALLORY_TAG  # type: ignore[attr-defined]
+    assert not mnet.of(a, ev.SessionSecured)
+    assert a.their_instance == b.our_instance and a.trust_level is ev.Trust.VERIFIED
+    out = a.send("secret for bob")
+    assert _readable_by(b, out) == ["secret for bob"]
+    # The application may choose the new instance explicitly.
+    a.select_instance(MALLORY_TAG)
+    assert a.their_instance == MALLORY_TAG
+    assert _readable_by(m, a.send("for mallory")) == ["for mallory"]
+    with pytest.raises(LocalProtocolError):
+        a.select_instance(0x12345678)
+
+
+def test_mallory_reusing_bobs_instance_tag_blocks_sending() -> None:
+    a, b, _net = _verified_pair()
+    m, mnet = _mallory(a, tag=b.our_instance)
+    assert mnet.of(a, ev.FingerprintChanged) and mnet.of(a, ev.OtherInstanceSecured)
+    out = a.send("secret for bob")
+    assert [type(e) for e in out] == [ev.MessageNotSent]
+    assert _readable_by(m, out) == []
+    a.select_instance(b.our_instance)  # the user accepts the new key
+    assert _readable_by(m, a.send("ok")) == ["ok"]
+
+
+def test_same_key_new_instance_is_selected() -> None:
+    # Bob on a second device (same key, another instance tag): safe to follow.
+    a, _b, _net = secured_pair()
+    b2 = Conversation(
+        KEY_B,
+        "alice",
+        account="bob",
+        protocol="t",
+        policy=Policy.named("MANUAL"),
+        rng=random.Random(9).randbytes,
+    )
+    net2 = Net(a, b2)
+    net2.pump(b2, b2.start())
+    assert net2.of(a, ev.SessionSecured) and a.their_instance == b2.our_instance
+
+
+def test_instances_are_capped_and_fragment_floods_cost_no_memory() -> None:
+    import tracemalloc
+
+    limits = Limits()
+    a, b, net = secured_pair()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100_000):
+            tag = 0x10000000 + i
+            a.receive(f"?OTR|{tag:08x}|{a.our_instance:08x},00001,00002,AAAA,")
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(a.sessions) <= limits.max_instances
+    assert after - before < 1024 * 1024
+    # Garbage data messages and D-H Commits from new tags: capped too.
+    for i in range(40):
+        raw = bytearray(base64.b64decode(b.send("x")[0].text[5:-1]))  # type: ignore[attr-defined]
+        raw[3:7] = (0x20000000 + i).to_bytes(4, "big")
+        a.receive("?OTR:" + base64.b64encode(bytes(raw)).decode() + ".")
+    assert len(a.sessions) <= limits.max_instances
+    for i in range(40):
+        m = Conversation(KEY_M, instance_tag=0x30000000 + i, rng=random.Random(i).randbytes)
+        for e in m.receive("?OTRv3?"):
+            a.receive(e.text)  # type: ignore[attr-defined]
+    assert len(a.sessions) <= limits.max_instances
+    # The established session was never evicted.
+    net.pump(a, a.send("still bob"))
+    assert net.received(b)[-1] == "still bob"
+
+
+def test_message_size_limit_at_send_and_fragmented_delivery() -> None:
+    pol = Policy.named("MANUAL", max_message_size=3000)
+    a, b = make_pair(pol)
+    net = Net(a, b)
+    net.pump(a, a.start())
+    big = "L" * Limits().max_message_bytes
+    net.pump(a, a.send(big))
+    assert net.received(b) == [big]
+    with pytest.raises(LocalProtocolError):
+        a.send(big + "L")
+    with pytest.raises(LocalProtocolError):
+        a.send("é" * (len(big) // 2 + 1))  # bytes, not characters
+    with pytest.raises(LocalProtocolError):
+        a.send("x", tlvs=[Tlv(0, b"v" * (len(big) - 10))])
+    # Plaintext too (not encrypted): the same limit.
+    c, _ = make_pair(Policy.named("OPPORTUNISTIC"))
+    with pytest.raises(LocalProtocolError):
+        c.send(big + "L")
+    net.pump(a, a.send("after"))  # nothing changed
+    assert net.received(b)[-1] == "after"
+
+
+def test_too_many_fragments_refused_at_send() -> None:
+    a, b = make_pair(Policy.named("MANUAL", max_message_size=40))
+    Net(a, b).pump(a, a.start())
+    with pytest.raises(LocalProtocolError):
+        a.send("y" * 20_000)  # > 4096 fragments of 3 characters
+
+
+def test_dropped_reassembly_is_reported() -> None:
+    a, b, _ = secured_pair()
+    them, us = b.our_instance, a.our_instance
+    assert a.receive(f"?OTR|{them:08x}|{us:08x},00001,00003,AAAA,") == []
+    dropped = a.receive(f"?OTR|{them:08x}|{us:08x},00003,00003,AAAA,")
+    assert [type(e) for e in dropped] == [ev.ReassemblyDropped]
+    n = Limits().max_fragments + 1
+    dropped = a.receive(f"?OTR|{them:08x}|{us:08x},00001,{n:05d},AAAA,")
+    assert [type(e) for e in dropped] == [ev.ReassemblyDropped]
+    small = Limits(max_message_bytes=100)
+    c = Conversation(KEY_A, limits=small, rng=random.Random(1).randbytes)
+    us = c.our_instance
+    piece = "A" * (small.max_reassembly_chars // 2 + 1)
+    assert c.receive(f"?OTR|{them:08x}|{us:08x},00001,00003,{piece},") == []
+    dropped = c.receive(f"?OTR|{them:08x}|{us:08x},00002,00003,{piece},")
+    assert [type(e) for e in dropped] == [ev.ReassemblyDropped]
+
+
+def test_oversized_tlvs_raise_local_error() -> None:
+    a, b, net = secured_pair()
+    with pytest.raises(LocalProtocolError):
+        a.send("x", tlvs=[Tlv(0, b"v" * 70000)])
+    with pytest.raises(LocalProtocolError):
+        a.send("x", tlvs=[Tlv(70000, b"")])
+    with pytest.raises(LocalProtocolError):
+        a.send("x", tlvs=[Tlv(-1, b"")])
+    net.pump(a, a.send("fine"))
+    assert net.received(b)[-1] == "fine"
+
+
+def test_huge_plaintext_is_not_scanned() -> None:
+    small = Limits(max_message_bytes=1000, max_received_chars=10_000)
+    c = Conversation(KEY_A, limits=small, rng=random.Random(1).randbytes)
+    tagged = "hi" + envelope.whitespace_tag({2, 3}) + " \t" * 10_000
+    assert c.receive(tagged) == [ev.MessageUnreadable("message too large")]
+    assert [type(e) for e in c.receive(tagged[:9_000])] != [ev.MessageUnreadable]
+
+
+def _restarted_bob(b: Conversation) -> Conversation:
+    return Conversation(
+        KEY_B,
+        "alice",
+        account="bob",
+        protocol="t",
+        instance_tag=b.our_instance,
+        policy=b.policy,
+        rng=random.Random(11).randbytes,
+    )
+
+
+@pytest.mark.parametrize("name", ["OPPORTUNISTIC", "MANUAL"])
+def test_restarted_peer_recovers_and_nothing_is_lost(name: str) -> None:
+    a, b, _ = secured_pair(Policy.named(name))
+    b2 = _restarted_bob(b)
+    net = Net(a, b2)
+    texts = [f"m{i}" for i in range(1, 5)]
+    for t in texts:
+        out = a.send(t, now=net.now)
+        net.pump(a, out)
+    errors = net.of(b2, ev.MessageUnreadable)
+    assert errors
+    assert any(isinstance(text, str) and text.startswith("?OTR Error:") for _src, text in net.wire)
+    lost = net.of(a, ev.MessagesPossiblyLost)
+    assert lost and lost[0].texts[0] == "m1"  # type: ignore[attr-defined]
+    if name == "OPPORTUNISTIC":  # ERROR_START_AKE: the AKE restarts, the message is resent
+        assert net.received(b2) == texts
+        assert a.is_encrypted and b2.is_encrypted
+
+
+def test_all_lost_messages_are_named_and_resent() -> None:
+    a, b, _ = secured_pair(Policy.named("OPPORTUNISTIC"))
+    b2 = _restarted_bob(b)
+    net = Net(a, b2)
+    texts = [f"m{i}" for i in range(1, 5)]
+    outs = [e for t in texts for e in a.send(t, now=net.now)]
+    replies = [e for o in outs for e in b2.receive(o.text, net.now)]  # type: ignore[attr-defined]
+    assert sum(isinstance(e, ev.SendMessage) for e in replies) == 4  # one Error each
+    net.pump(b2, replies)
+    lost = net.of(a, ev.MessagesPossiblyLost)
+    assert lost[0].texts == tuple(texts)  # type: ignore[attr-defined]
+    assert net.received(b2) == texts  # resent once the AKE completed
+
+
+def test_whitespace_tag_while_encrypted_starts_an_ake() -> None:
+    a, b, _ = secured_pair(Policy.named("OPPORTUNISTIC"))
+    b2 = _restarted_bob(b)
+    out = b2.send("hello")
+    assert isinstance(out[0], ev.SendMessage)
+    got = a.receive(out[0].text)
+    assert ev.MessageReceived("hello", encrypted=False) in got
+    assert any(isinstance(e, ev.SendMessage) and e.text.startswith("?OTR:AAMC") for e in got)
+
+
+class _FlakyRng:
+    """Deterministic randomness that raises once, at call number ``fail_at``."""
+
+    def __init__(self, seed: int, fail_at: int = 0) -> None:
+        self.rnd = random.Random(seed)
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def __call__(self, n: int) -> bytes:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OSError("no entropy")
+        return self.rnd.randbytes(n)
+
+
+_NO_RANDOMNESS = ev.MessageUnreadable("no randomness available; message not processed")
+
+
+def _entropy_scenario(fail_at: int) -> tuple[int, list[str], list[str]]:
+    """AKE, eight messages with key rotation each way, SMP, more messages; the rng
+    fails once.  A failing user call is retried (it must have changed nothing); a
+    message reported as not processed for lack of randomness is delivered again."""
+    rng = _FlakyRng(5, fail_at)
+    pol = Policy.named("MANUAL")
+    a = Conversation(KEY_A, "bob", policy=pol, instance_tag=0x1111, rng=rng)
+    b = Conversation(KEY_B, "alice", policy=pol, instance_tag=0x2222, rng=rng)
+    got: dict[int, list[str]] = {id(a): [], id(b): []}
+
+    def pump(src: Conversation, events: list[ev.Event]) -> None:
+        q = deque((src, e) for e in events)
+        while q:
+            s, e = q.popleft()
+            if not isinstance(e, ev.SendMessage):
+                continue
+            dst = b if s is a else a
+            evs = dst.receive(e.text)
+            if _NO_RANDOMNESS in evs:
+                evs = dst.receive(e.text)
+            assert not any(isinstance(x, ev.MessageUnreadable) for x in evs), evs
+            got[id(dst)] += [x.text for x in evs if isinstance(x, ev.MessageReceived)]
+            q.extend((dst, x) for x in evs)
+
+    def call(c: Conversation, op: Callable[[], list[ev.Event]]) -> None:
+        try:
+            out = op()
+        except EntropyError:
+            out = op()
+        pump(c, out)
+
+    call(a, a.start)
+    assert a.is_encrypted and b.is_encrypted
+    for i in range(8):
+        call(a, lambda i=i: a.send(f"a{i}"))  # type: ignore[misc]
+        call(b, lambda i=i: b.send(f"b{i}"))  # type: ignore[misc]
+    call(a, lambda: a.smp_start("x"))
+    with contextlib.suppress(LocalProtocolError):  # SMP aborted for lack of randomness
+        call(b, lambda: b.smp_respond("x"))
+    call(a, lambda: a.smp_start("y"))
+    call(b, lambda: b.smp_respond("y"))
+    assert a.trust_level is ev.Trust.VERIFIED
+    call(a, lambda: a.send("last"))
+    call(b, lambda: b.send("last"))
+    return rng.calls, got[id(a)], got[id(b)]
+
+
+def test_entropy_failure_at_every_call_site_never_breaks_the_session() -> None:
+    total, _, _ = _entropy_scenario(0)
+    expect_b = [f"a{i}" for i in range(8)] + ["last"]
+    expect_a = [f"b{i}" for i in range(8)] + ["last"]
+    for fail_at in range(1, total + 1):
+        _, got_a, got_b = _entropy_scenario(fail_at)
+        assert got_b == expect_b, fail_at
+        assert got_a == expect_a, fail_at

@@ -179,3 +179,21 @@ def test_plaintext_in_encrypted_state_warns(pair_factory: Any) -> None:
     evs = ours.recv("just plain text")
     assert texts(evs) == ["just plain text"]
     assert of(evs, "msg_event", event="rcvdmsg_unencrypted")
+
+
+def test_our_restarted_peer_is_recovered(pair_factory: Any, tmp_path: Any) -> None:
+    """Issue 12.4 against libotr: our side restarts (same key and instance tag) while
+    libotr is ENCRYPTED; we answer its data message with an OTR Error as the spec
+    says, which makes libotr (ERROR_START_AKE) restart the AKE.  (libotr 4.1.1 does
+    not resend that message: its resend flag is set on the master context, which is
+    not the ENCRYPTED one; we do resend in the mirror case, see test_conversation.)"""
+    lib, _ = pair_factory(policy="OPPORTUNISTIC")
+    key = str(tmp_path / "bob.key")
+    ours = OurPeer(privkey_file=key, policy="OPPORTUNISTIC")
+    establish(lib, ours)
+    ours2 = OurPeer(privkey_file=key, policy="OPPORTUNISTIC", instag=ours.instag)
+    log = run(lib, ours2, {lib: lib.send("lost after the restart?")})
+    assert [e for e in log[ours2] if e["ev"] == "msg_event"]  # told: unreadable
+    assert any(e["ev"] == "gone_secure" for e in log[ours2])
+    assert ours2.status()["msgstate"] == "encrypted"
+    exchange(lib, ours2, "and afterwards")

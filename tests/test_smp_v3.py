@@ -197,6 +197,43 @@ def test_randomness_only_from_the_injected_rng() -> None:
     assert len(sizes) == 2 * (4 + 7 + 4 + 1)
 
 
+def test_rng_failure_changes_nothing() -> None:
+    """Issue 12.5: randomness is drawn before any state changes, in start, respond
+    and the replies to messages 2 and 3; a failing rng leaves the exchange usable."""
+    fail = {"now": False}
+
+    def rng(n: int) -> bytes:
+        if fail["now"]:
+            fail["now"] = False
+            raise OSError("no entropy")
+        return os.urandom(n)
+
+    a, b = alice(rng), bob(rng)
+    m1 = only(a.start(b"s"), SMP1)
+    fail["now"] = True
+    with pytest.raises(OSError):
+        a.start(b"other")  # a restart that fails keeps the exchange under way
+    assert a.state is E2
+    b.receive(m1)
+    fail["now"] = True
+    with pytest.raises(OSError):
+        b.respond(b"s")
+    assert b.request_pending
+    m2 = only(b.respond(b"s"), SMP2)
+    fail["now"] = True
+    with pytest.raises(OSError):
+        a.receive(m2)
+    assert a.state is E2
+    m3 = only(a.receive(m2), SMP3)
+    fail["now"] = True
+    with pytest.raises(OSError):
+        b.receive(m3)
+    assert b.state is E3
+    s4 = b.receive(m3)
+    assert s4.events == (SmpSucceeded(),)
+    assert a.receive(only(s4, SMP4)).events == (SmpSucceeded(),)
+
+
 # --------------------------------------------------------------------------------------
 # Complete runs
 

@@ -17,7 +17,7 @@ from conftest import SHARED
 from otr.crypto import modp
 from otr.crypto.primitives import aes128_ctr, sha256
 from otr.errors import RemoteProtocolError
-from otr.v3.ake import Ake, AkeKeys, AkeResult, AuthState
+from otr.v3.ake import Ake, AkeKeys, AkeResult, AkeStep, AuthState
 from otr.wire import v3 as w
 from otr.wire.buffer import encode_mpi
 from v3_util import CountingRng, dsa_key
@@ -216,3 +216,57 @@ def test_random_signature_messages_never_succeed(enc: bytes, mac: bytes) -> None
         assert bob.state is AuthState.AUTHSTATE_AWAITING_SIG
     else:
         assert step.result is None
+
+
+def test_rng_failure_leaves_the_authstate_unchanged() -> None:
+    """Issue 12.5: start and the D-H Key reply draw their randomness first."""
+
+    def broken(n: int) -> bytes:
+        raise OSError("no entropy")
+
+    ake = Ake(dsa_key("alice"), broken)
+    with pytest.raises(OSError):
+        ake.start(3)
+    assert ake.state is AuthState.AUTHSTATE_NONE and ake.version == 0
+    commit = Ake(dsa_key("bob"), CountingRng("b")).start(3)
+    with pytest.raises(OSError):
+        ake.receive(3, commit)
+    assert ake.state is AuthState.AUTHSTATE_NONE and ake.version == 0
+
+
+def test_transition_table_ignores_every_pair_it_does_not_list() -> None:
+    """The authstate machine is the TRANSITIONS table: every (message, state) pair
+    absent from it is ignored with the state unchanged (spec "ignore the message")."""
+    from otr.v3.ake import TRANSITIONS
+
+    a = Ake(dsa_key("alice"), CountingRng("ta"))
+    b = Ake(dsa_key("bob"), CountingRng("tb"))
+    commit = b.start(3)
+    dhkey = a.receive(3, commit).reply
+    reveal = b.receive(3, dhkey).reply
+    sig = a.receive(3, reveal).reply
+    assert dhkey is not None and reveal is not None and sig is not None
+    messages: list[w.AkeMessage] = [commit, dhkey, reveal, sig]
+    # One machine in each authstate.
+    states: dict[AuthState, Ake] = {AuthState.AUTHSTATE_NONE: Ake(dsa_key("c"), CountingRng("c"))}
+    waiting_dhkey = Ake(dsa_key("c"), CountingRng("c1"))
+    waiting_dhkey.start(3)
+    states[AuthState.AUTHSTATE_AWAITING_DHKEY] = waiting_dhkey
+    waiting_reveal = Ake(dsa_key("c"), CountingRng("c2"))
+    waiting_reveal.receive(3, commit)
+    states[AuthState.AUTHSTATE_AWAITING_REVEALSIG] = waiting_reveal
+    waiting_sig = Ake(dsa_key("c"), CountingRng("c3"))
+    waiting_sig.start(3)
+    waiting_sig.receive(3, Ake(dsa_key("d"), CountingRng("d")).receive(3, waiting_sig._sent).reply)
+    states[AuthState.AUTHSTATE_AWAITING_SIG] = waiting_sig
+    assert {s: m.state for s, m in states.items()} == {s: s for s in states}
+    listed = 0
+    for state, machine in states.items():
+        for msg in messages:
+            if (type(msg), state) in TRANSITIONS:
+                listed += 1
+                continue
+            trial = copy.copy(machine)
+            assert trial.receive(3, msg) == AkeStep()
+            assert trial.state is state
+    assert listed == len(TRANSITIONS) == 8

@@ -223,3 +223,33 @@ def test_random_conversation(script: list[tuple[bool, bytes]]) -> None:
     for a_sends, text in script:
         src, dst = (a, b) if a_sends else (b, a)
         assert deliver(src, dst, text) == text
+
+
+def test_rng_failure_during_key_rotation_defers_it() -> None:
+    """Issue 12.5: the rng raising while our next key is made (on receipt of a message
+    using our newest key) neither loses the message nor breaks the session: the
+    rotation happens on a later message instead."""
+    a, b = sessions("flaky")
+    calls = {"fail": False}
+    good = b.rng
+
+    def flaky(n: int) -> bytes:
+        if calls["fail"]:
+            calls["fail"] = False
+            raise OSError("no entropy")
+        return good(n)
+
+    b.rng = flaky
+    for i in range(6):
+        wire = a.encrypt(f"a{i}".encode())
+        calls["fail"] = True
+        assert b.decrypt(envelope.decode_otr_message(wire)).plaintext == f"a{i}".encode()
+        back = b.encrypt(f"b{i}".encode())
+        assert a.decrypt(envelope.decode_otr_message(back)).plaintext == f"b{i}".encode()
+    b.rng = good
+    for _ in range(3):
+        wire = a.encrypt(b"more")
+        assert b.decrypt(envelope.decode_otr_message(wire)).plaintext == b"more"
+        back = b.encrypt(b"reply")
+        assert a.decrypt(envelope.decode_otr_message(back)).plaintext == b"reply"
+    assert b.our_keyid > 3  # rotations resumed

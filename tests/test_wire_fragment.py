@@ -421,3 +421,26 @@ def test_libotr_reassembles_our_fragments(peer_module: Any) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_dropped_reassembly_says_why() -> None:
+    r = Reassembler(max_fragments=3, max_chars=5)
+    assert r.feed(_f(1, 2, "ab")) is None and r.dropped == ""
+    assert r.feed(_f(1, 2, "cd")) is None and "before fragment 2" in r.dropped
+    assert r.feed(_f(2, 2, "e")) == "cde" and r.dropped == ""
+    r.feed(_f(1, 3, "a"))
+    assert r.feed(_f(3, 3, "c")) is None and "out of sequence" in r.dropped
+    assert r.feed(_f(2, 3, "b")) is None and r.dropped == ""  # nothing was pending
+    assert r.feed(_f(1, 4, "a")) is None and "4 fragments" in r.dropped
+    assert r.feed(_f(1, 2, "abcdef")) is None and "5 characters" in r.dropped
+    assert r.held_chars == 0
+
+
+def test_fragment_count_matches_fragment_message() -> None:
+    for length in (1, 40, 41, 500, 1234):
+        for size, version in ((40, 3), (40, 2), (100, 3)):
+            text = "A" * length
+            expected = 1 if length <= size else len(fragment_message(text, size, version, 1, 2))
+            assert fragment.fragment_count(length, size, version) == expected
+    with pytest.raises(ValueError):
+        fragment.fragment_count(100, 37, 3)

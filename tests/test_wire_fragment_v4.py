@@ -16,8 +16,10 @@ from otr.wire.fragment_v4 import (
     V4_FRAGMENT_OVERHEAD,
     DropReason,
     Reassembled,
+    V4FragmentBuffer,
     V4Reassembler,
     V4ReassemblyLimits,
+    fragment_count_v4,
     fragment_message_v4,
     random_identifier,
 )
@@ -221,3 +223,35 @@ def test_any_interleaving_with_duplicates(
     done = [out.message for f in frags if (out := r.feed(f, 0)).message is not None]
     assert sorted(done) == sorted(texts)
     assert r.pending == 0 and r.chars_held == 0
+
+
+def test_fragment_count_v4_matches_the_fragmenter() -> None:
+    for length in (1, 155, 156, 1000):
+        text = "x" * length
+        assert fragment_count_v4(length, 200) == (
+            1 if length <= 200 else len(fragment_message_v4(text, 200, 1, 0x100, 0))
+        )
+    with pytest.raises(ValueError):
+        fragment_count_v4(300, V4_FRAGMENT_OVERHEAD)
+
+
+def test_announced_total_beyond_the_limit_is_ignored() -> None:
+    r = V4Reassembler(V4ReassemblyLimits(max_fragments=3))
+    frags = _frags("?OTR:" + "f" * 300 + ".")
+    assert len(frags) > 3
+    assert all(r.feed(f, 0) == Reassembled() for f in frags) and r.pending == 0
+
+
+def test_front_door_buffer() -> None:
+    """V4FragmentBuffer: the per-instance FragmentBuffer of the front door."""
+    buf = V4FragmentBuffer(V4ReassemblyLimits(max_age=10, max_incomplete=1))
+    a = _frags("?OTR:" + "a" * 100 + ".", ident=1)
+    b = _frags("?OTR:" + "b" * 100 + ".", ident=2)
+    assert buf.feed(a[0], 100.0) is None and buf.dropped == ""
+    buf.reset()  # an unfragmented message in between: v4 keeps its buffers
+    assert buf.feed(b[0]) is None  # no time given: the last one is used
+    assert buf.dropped == DropReason.EVICTED.value and len(buf.dropped_buffers) == 1
+    assert buf.next_deadline() == 110.0
+    assert [d.reason for d in buf.expire(110.0)] == [DropReason.EXPIRED]
+    assert buf.dropped == DropReason.EXPIRED.value and buf.next_deadline() is None
+    assert [buf.feed(f, 111.0) for f in a][-1] == "?OTR:" + "a" * 100 + "."

@@ -10,8 +10,9 @@ between the two is :mod:`otr.instance`.  Every public method returns an ordered
 list of :mod:`otr.events`; input from the network never raises (spec: malformed
 input is ignored or reported, the session is left as the spec says).
 
-Time (``now``, seconds, any monotonic or wall clock) and randomness (``rng``)
-are parameters; nothing here reads a clock or does I/O.
+Time (``now``: Unix time in seconds, as ``time.time()``) and randomness
+(``rng``) are parameters; nothing here reads a clock or does I/O.  Resource
+limits are :class:`otr.limits.Limits`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import events as ev
 from .crypto.dsa import DSAPrivateKey
-from .errors import LocalProtocolError, RemoteProtocolError
+from .errors import EntropyError, LocalProtocolError, RemoteProtocolError
 from .events import Event, Tlv, Trust
 from .instance import (
+    FragmentBuffer,
     InstanceSession,
     MsgState,
     Output,
@@ -36,13 +39,25 @@ from .instance import (
     Transmit,
     VersionProtocol,
 )
+from .limits import Limits, encoded_length_bound
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
 from .v4.session import V4Credentials, V4Protocol, V4Settings
-from .wire import envelope, registry
+from .wire import envelope, registry, tlv
 from .wire import v3 as wire3
-from .wire.fragment import Fragment, Reassembler, fragment_message, parse_fragment
-from .wire.fragment_v4 import DroppedBuffer, fragment_message_v4, random_identifier
+from .wire.fragment import (
+    MAX_PIECES,
+    Fragment,
+    fragment_count,
+    fragment_message,
+    parse_fragment,
+)
+from .wire.fragment_v4 import (
+    V4FragmentBuffer,
+    fragment_count_v4,
+    fragment_message_v4,
+    random_identifier,
+)
 from .wire.v4.dake import MSG_IDENTITY
 
 __all__ = [
@@ -67,6 +82,21 @@ MIN_INSTANCE_TAG = 0x100
 _DATA_PREFIXES = ("?OTR:AAMD", "?OTR:AAID")
 """Base 64 of a v3 / v2 Data Message's first bytes (version, type 0x03)."""
 _INSTANCE_TAGS = struct.Struct(">II")
+_BLOCKED = "the selected instance's key changed; choose with select_instance()"
+_TRUST_RANK = {Trust.NEW: 0, Trust.UNVERIFIED: 1, Trust.VERIFIED: 2}
+
+
+def _guarded(rng: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """The injected rng, its failures raised as :class:`~otr.errors.EntropyError`
+    (every caller draws randomness before changing state, see otr.instance)."""
+
+    def draw(n: int) -> bytes:
+        try:
+            return rng(n)
+        except Exception as exc:
+            raise EntropyError("the random number generator failed") from exc
+
+    return draw
 
 
 class TrustStore(Protocol):
@@ -113,17 +143,19 @@ class _MemoryTrust:
 @dataclass
 class _Slot:
     """The front door's record of one remote instance: its session, its fragment
-    buffer and the last message sent to it (for libotr's resend after an AKE)."""
+    buffer and the messages recently sent to it."""
 
     version: int
     """The protocol version of the messages routed here (the key's first half)."""
     session: InstanceSession
-    reassembler: Reassembler = field(default_factory=Reassembler)
-    last_message: tuple[str, float] | None = None
+    reassembler: FragmentBuffer
+    sent: deque[tuple[str, float]] = field(default_factory=deque)
+    """Messages sent since this instance last wrote to us (bounded by
+    ``Limits.resend_record``): what it may have lost if it reports an error."""
     may_retransmit: bool = False
-    """libotr: the last message becomes eligible for resending when the peer
-    answers it with an OTR Error (it lost its session); a refreshed AKE within
-    RESEND_INTERVAL then resends it."""
+    """libotr: sent messages become eligible for resending when the peer answers
+    with an OTR Error (it lost its session); a refreshed AKE within
+    RESEND_INTERVAL then resends them."""
 
 
 def _random_instance_tag(rng: Callable[[int], bytes]) -> int:
@@ -163,6 +195,7 @@ class Conversation:
         instance_tag: int | None = None,
         trust: TrustStore | None = None,
         rng: Callable[[int], bytes] = os.urandom,
+        limits: Limits | None = None,
         v4: V4Credentials | None = None,
         v4_settings: V4Settings | None = None,
     ) -> None:
@@ -171,7 +204,8 @@ class Conversation:
         self.account = account
         self.protocol = protocol
         self.policy = policy if policy is not None else Policy()
-        self.rng = rng
+        self.limits = limits if limits is not None else Limits()
+        self.rng = rng = _guarded(rng)
         if instance_tag is None:
             instance_tag = _random_instance_tag(rng)
         if instance_tag < MIN_INSTANCE_TAG or instance_tag > 0xFFFFFFFF:
@@ -198,9 +232,13 @@ class Conversation:
                 v: p for v, p in self._protocols.items() if self._v4.settings.mode.allows(v)
             }
             self._protocols[4] = self._v4
-            self._v4_fragments = self._v4.new_reassembler()
         self._slots: dict[tuple[int, int], _Slot] = {}
         self._current: tuple[int, int] | None = None
+        self._selected_fp = b""
+        """The fingerprint the selected instance had when it was selected."""
+        self._blocked = False
+        """The selected instance completed a key exchange with another key: nothing
+        is sent until the application calls :meth:`select_instance`."""
         self._held: list[tuple[str, float]] = []
         self._offer_tag = True
 
@@ -268,6 +306,8 @@ class Conversation:
         policy = self.policy
         if not policy.enabled:
             return [ev.SendMessage(text)]
+        message = text.encode("utf-8")
+        self._check_size(message, tlvs)
         slot = self._current_slot()
         state = slot.session.msgstate if slot is not None else MsgState.PLAINTEXT
         if state is MsgState.ENCRYPTED:
@@ -275,8 +315,11 @@ class Conversation:
             if "\0" in text:
                 # The plaintext's first NUL starts the TLVs (spec "Data Message").
                 raise LocalProtocolError("message text must not contain NUL")
-            out = self._run(slot, slot.session.send(text.encode("utf-8"), tlvs, now), now)
-            slot.last_message = (text, now)
+            if self._blocked:
+                return [ev.MessageNotSent(text, _BLOCKED)]
+            self._check_fragments(slot, message, tlvs)
+            out = self._run(slot, slot.session.send(message, tlvs, now), now)
+            self._record(slot, text, now)
             slot.may_retransmit = False
             return out
         if state is MsgState.FINISHED:
@@ -289,6 +332,70 @@ class Conversation:
             text = text + envelope.whitespace_tag(self._offer_versions())
         return [ev.SendMessage(text)]
 
+    def _check_size(self, message: bytes, tlvs: Sequence[Tlv]) -> None:
+        """The one message-size limit (``Limits.max_message_bytes``), and TLVs that
+        fit their SHORT fields; LocalProtocolError before anything changes."""
+        size = len(message)
+        if tlvs:
+            size += 1
+            for t in tlvs:
+                if not 0 <= t.type <= 0xFFFF:
+                    raise LocalProtocolError("a TLV type must fit 16 bits")
+                if len(t.value) > tlv.MAX_TLV_VALUE:
+                    raise LocalProtocolError(
+                        f"a TLV value must be at most {tlv.MAX_TLV_VALUE} bytes"
+                    )
+                size += 4 + len(t.value)
+        limit = self.limits.max_message_bytes
+        if size > limit:
+            raise LocalProtocolError(f"message of {size} bytes exceeds the limit of {limit}")
+
+    def _check_fragments(self, slot: _Slot, message: bytes, tlvs: Sequence[Tlv]) -> None:
+        """Refuse (before encrypting) a message the receiver could not reassemble."""
+        limit = self.policy.max_message_size
+        if not limit:
+            return
+        size = len(message) + (1 + sum(4 + len(t.value) for t in tlvs) if tlvs else 0)
+        bound = encoded_length_bound(size)
+        count = (
+            fragment_count_v4(bound, limit)
+            if slot.version == 4
+            else fragment_count(bound, limit, slot.version)
+        )
+        most = min(self.limits.max_fragments, MAX_PIECES)
+        if count > most:
+            raise LocalProtocolError(
+                f"message needs {count} fragments of {limit} characters, at most {most} allowed"
+            )
+
+    def _record(self, slot: _Slot, text: str, now: float) -> None:
+        keep = self.limits.resend_record
+        if keep:
+            slot.sent.append((text, now))
+            while len(slot.sent) > keep:
+                slot.sent.popleft()
+
+    def select_instance(self, their_instance: int, version: int | None = None) -> None:
+        """Send outgoing messages to this remote instance (an ENCRYPTED one, e.g.
+        after :class:`otr.events.OtherInstanceSecured`).  ``version`` picks between
+        sessions of several versions with the same tag (default: the highest)."""
+        keys = [
+            k
+            for k, slot in self._slots.items()
+            if k[1] == their_instance
+            and (version is None or k[0] == version)
+            and slot.session.msgstate is MsgState.ENCRYPTED
+        ]
+        if not keys:
+            raise LocalProtocolError("no private conversation with that instance")
+        key = max(keys)
+        self._select(key, self._slots[key].session.their_fingerprint)
+
+    def _select(self, key: tuple[int, int], fingerprint: bytes) -> None:
+        self._current = key
+        self._selected_fp = fingerprint
+        self._blocked = False
+
     def end(self, now: float = 0.0) -> list[Event]:
         """User requests to end the OTR conversation, with every instance."""
         out: list[Event] = []
@@ -296,12 +403,13 @@ class Conversation:
             sess = slot.session
             if sess.msgstate is not MsgState.PLAINTEXT:
                 out += self._run(slot, sess.end(now), now)
-                slot.last_message = None
+                slot.sent.clear()
                 out.append(ev.SessionEnded(sess.their_instance))
         for text, _ in self._held:
             out.append(ev.MessageNotSent(text, "conversation ended"))
         self._held.clear()
         self._offer_tag = True
+        self._blocked = False
         return out
 
     def smp_start(
@@ -336,8 +444,12 @@ class Conversation:
         ]
         if self._held:
             deadlines.append(self._held[0][1] + RESEND_INTERVAL)
-        if self._v4 is not None and (frag := self._v4_fragments.next_deadline()) is not None:
-            deadlines.append(frag)
+        deadlines += [
+            t
+            for s in self._slots.values()
+            if isinstance(s.reassembler, V4FragmentBuffer)
+            and (t := s.reassembler.next_deadline()) is not None
+        ]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> list[Event]:
@@ -351,8 +463,10 @@ class Conversation:
             else:
                 keep.append((text, t))
         self._held = keep
-        if self._v4 is not None:
-            out += _dropped_events(self._v4_fragments.expire(now))
+        for slot in list(self._slots.values()):
+            if isinstance(slot.reassembler, V4FragmentBuffer) and slot.reassembler.expire(now):
+                their = slot.session.their_instance
+                out.append(ev.ReassemblyDropped(their, slot.reassembler.dropped))
         for slot in list(self._slots.values()):
             deadline = slot.session.next_deadline()
             if deadline is not None and deadline <= now:
@@ -367,6 +481,9 @@ class Conversation:
             return self._receive(text, now)
         except RemoteProtocolError as exc:
             return [ev.MessageUnreadable(str(exc) or type(exc).__name__)]
+        except EntropyError:
+            # Nothing changed (see otr.instance): the message was not processed.
+            return [ev.MessageUnreadable("no randomness available; message not processed")]
         except Exception:
             if self.reraise_internal_errors:
                 raise
@@ -376,6 +493,9 @@ class Conversation:
     def _receive(self, text: str, now: float) -> list[Event]:
         if not self.policy.enabled:
             return [ev.MessageReceived(text, encrypted=False)]
+        if len(text) > self.limits.max_received_chars:
+            # Bounded before any scanning (markers, whitespace tags).
+            return [ev.MessageUnreadable("message too large")]
         if text.startswith(_DATA_PREFIXES) and text.endswith("."):
             fast = self._receive_data_fast(text, now)
             if fast is not None:
@@ -395,7 +515,10 @@ class Conversation:
             found = envelope.find_whitespace_tag(text)
             stripped, versions = found if found is not None else (text, frozenset())
             out = self._plaintext(stripped)
-            if self.policy.whitespace_start_ake and self.msgstate is not MsgState.ENCRYPTED:
+            # Spec "Receiving plaintext with the whitespace tag": "In any event, if
+            # WHITESPACE_START_AKE is set", also while ENCRYPTED (as libotr: a peer
+            # that restarted is recovered this way).
+            if self.policy.whitespace_start_ake:
                 out += self._start_ake_for(versions, now)
             return out
         return self._plaintext(text)
@@ -417,6 +540,9 @@ class Conversation:
         out: list[Event] = [ev.ErrorReceived(envelope.parse_error(text) or "")]
         slot = self._current_slot()
         if slot is not None and slot.session.msgstate is MsgState.ENCRYPTED:
+            if slot.sent and not slot.may_retransmit:
+                texts = tuple(t for t, _ in slot.sent)
+                out.append(ev.MessagesPossiblyLost(slot.session.their_instance, texts))
             slot.may_retransmit = True
         if self.policy.error_start_ake and self._offer_versions():
             out.append(ev.SendMessage(self._query_text()))
@@ -441,42 +567,35 @@ class Conversation:
     def _receive_fragment(self, text: str, now: float) -> list[Event]:
         """Spec "Fragmentation": reassemble per sender instance."""
         frag = parse_fragment(text)
-        if frag.version == 3:
+        if frag.version not in self._protocols:
+            return [ev.MessageUnreadable("unsupported fragment version")]
+        if frag.version >= 3:
             problem = self._check_instances(frag.sender_instance, frag.receiver_instance, True)
             if problem is not None:
                 return problem
-            sender = frag.sender_instance
-        elif frag.version == 2:
-            sender = 0
-        elif frag.version == 4 and self._v4 is not None:
-            return self._receive_fragment_v4(frag, now)
-        else:
-            return [ev.MessageUnreadable("unsupported fragment version")]
+        sender = frag.sender_instance  # 0 in OTRv2 fragments
         # No policy check here: libotr fragments its Query Message in the v2
         # layout whatever the versions; the reassembled message is checked.
         slot = self._slot(frag.version, sender)
-        whole = slot.reassembler.feed(frag)
+        if slot is None:
+            return [ev.MessageUnreadable("too many remote instances")]
+        buf = slot.reassembler
+        # OTRv4's buffers are dated (age limit); OTRv3's single buffer is not.
+        whole = buf.feed(frag, now) if isinstance(buf, V4FragmentBuffer) else buf.feed(frag)
+        if slot.reassembler.dropped:
+            dropped: list[Event] = [ev.ReassemblyDropped(sender, slot.reassembler.dropped)]
+            return dropped if whole is None else dropped + self._reassembled(whole, frag, now)
         if whole is None:
             return []
+        return self._reassembled(whole, frag, now)
+
+    def _reassembled(self, whole: str, frag: Fragment, now: float) -> list[Event]:
         kind = envelope.classify(whole)
         if kind is envelope.MessageKind.ENCODED:
             return self._receive_encoded(whole, now, frag.version)
         if kind is envelope.MessageKind.FRAGMENT:
             return [ev.MessageUnreadable("fragment inside a fragmented message")]
         return self._receive(whole, now)
-
-    def _receive_fragment_v4(self, frag: Fragment, now: float) -> list[Event]:
-        """otr-v4.md "Receiving Fragments": per-identifier buffers, any order."""
-        problem = self._check_instances(frag.sender_instance, frag.receiver_instance, True)
-        if problem is not None:
-            return problem
-        done = self._v4_fragments.feed(frag, now)
-        out = _dropped_events(done.dropped)
-        if done.message is None:
-            return out
-        if envelope.classify(done.message) is not envelope.MessageKind.ENCODED:
-            return [*out, ev.MessageUnreadable("a v4 fragmented message that is not encoded")]
-        return out + self._receive_encoded(done.message, now, 4)
 
     def _check_instances(
         self, sender: int, receiver: int, zero_receiver_ok: bool
@@ -519,7 +638,16 @@ class Conversation:
             )
             if problem is not None:
                 return problem
+        key = (version, header.sender_instance)
+        if header.type == wire3.DATA and key not in self._slots:
+            # A data message from an instance we have no session with: answer it
+            # (spec: unreadable, reply with an Error) without keeping anything.
+            sess = self._protocols[version].new_session(version, header.sender_instance)
+            outputs = sess.receive(version, message, binary, now)
+            return self._outputs(outputs, version, header.sender_instance, now)
         slot = self._slot(version, header.sender_instance)
+        if slot is None:
+            return [ev.MessageUnreadable("too many remote instances")]
         if frag_version is None:
             slot.reassembler.reset()
         return self._run(slot, slot.session.receive(version, message, binary, now), now)
@@ -584,13 +712,14 @@ class Conversation:
                 )
             else:
                 assert isinstance(o, Event)
+                if slot is not None and isinstance(o, ev.MessageReceived) and o.encrypted:
+                    slot.sent.clear()  # it wrote to us: it has its session
                 out.append(o)
         return out
 
     def _secured(self, slot: _Slot, secured: Secured, now: float) -> list[Event]:
         """Key exchange success: report, make it current, send held / stored messages."""
         sess = slot.session
-        self._current = (secured.version, sess.their_instance)
         fp = secured.their_fingerprint
         out: list[Event] = []
         known = [
@@ -602,6 +731,23 @@ class Conversation:
         if trust is Trust.NEW:
             self.trust.add(self.account, self.protocol, self.peer, fp)
             out.append(ev.FingerprintChanged(fp, tuple(known)) if known else ev.NewFingerprint(fp))
+        key = (slot.version, sess.their_instance)
+        if not self._selects(slot, secured, trust):
+            if self._current == key:
+                self._blocked = True  # the selected instance now has another key
+            out.append(
+                ev.OtherInstanceSecured(
+                    version=secured.version,
+                    ssid=secured.ssid,
+                    their_fingerprint=fp,
+                    their_instance=sess.their_instance,
+                    trust=trust,
+                    selected_instance=0 if self._blocked else self.their_instance,
+                )
+            )
+            slot.may_retransmit = False
+            return out
+        self._select(key, fp)
         out.append(
             ev.SessionSecured(
                 version=secured.version,
@@ -623,31 +769,90 @@ class Conversation:
         for text, t in self._held:
             if now - t < RESEND_INTERVAL:
                 out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-                slot.last_message = (text, now)
+                self._record(slot, text, now)
             else:
                 out.append(ev.MessageNotSent(text, "no private conversation was established"))
         if self._held:
             self._held.clear()
-        elif (
-            slot.may_retransmit
-            and slot.last_message is not None
-            and now - slot.last_message[1] < RESEND_INTERVAL
-        ):
-            text = slot.last_message[0]
-            out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-            out.append(ev.Warning("The last message was resent."))
+        elif slot.may_retransmit:
+            # libotr resends the last message if it is younger than 60 s; we resend
+            # every message sent since the peer last wrote (the bounded record)
+            # that is that young (older ones were named in MessagesPossiblyLost).
+            recent = [(t, when) for t, when in slot.sent if now - when < RESEND_INTERVAL]
+            slot.sent.clear()
+            for text, _ in recent:
+                out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
+                self._record(slot, text, now)
+            if len(recent) == 1:
+                out.append(ev.Warning("The last message was resent."))
+            elif recent:
+                out.append(ev.Warning(f"The last {len(recent)} messages were resent."))
         slot.may_retransmit = False
         return out
 
+    def _selects(self, slot: _Slot, secured: Secured, trust: Trust) -> bool:
+        """Whether a key exchange that just completed takes our outgoing messages.
+
+        A new instance never silently takes them from an established session
+        (issue 12.1).  It does when nothing is established (no selected instance,
+        or the selected one is not ENCRYPTED, or it is this one and was not
+        ENCRYPTED before), when it holds the key the selected instance had (the
+        same peer: refreshed keys, a restart or another device), or when its key
+        is strictly more trusted (VERIFIED over UNVERIFIED over NEW).  Otherwise
+        the application gets :class:`~otr.events.OtherInstanceSecured` and may
+        :meth:`select_instance`.  Mallory reusing the selected instance's tag runs
+        her AKE in that instance's session, which replaces its keys (one tag, one
+        session, as in libotr): the conversation then refuses to send
+        (``MessageNotSent``; SMP and the extra key raise) until the application
+        selects an instance, instead of encrypting to her."""
+        cur = self._current_slot()
+        if cur is None or not self._selected_fp:
+            return True
+        if cur is slot:
+            if not secured.refreshed:
+                return True
+        elif cur.session.msgstate is not MsgState.ENCRYPTED:
+            return True
+        if secured.their_fingerprint == self._selected_fp:
+            return True
+        selected_trust = self.trust.get_trust(
+            self.account, self.protocol, self.peer, self._selected_fp
+        )
+        return _TRUST_RANK[trust] > _TRUST_RANK[selected_trust]
+
     # -- helpers
 
-    def _slot(self, version: int, their: int) -> _Slot:
+    def _slot(self, version: int, their: int) -> _Slot | None:
+        """The record of a remote instance, made if new (None: the cap is reached and
+        nothing may be evicted).  Most recently used last (the eviction order)."""
         key = (version, their)
-        slot = self._slots.get(key)
+        slot = self._slots.pop(key, None)
         if slot is None:
-            slot = _Slot(version, self._protocols[version].new_session(version, their))
-            self._slots[key] = slot
+            if len(self._slots) >= self.limits.max_instances and not self._evict():
+                return None
+            proto = self._protocols[version]
+            slot = _Slot(
+                version,
+                proto.new_session(version, their),
+                proto.new_reassembler(version, self.limits),
+            )
+        self._slots[key] = slot
         return slot
+
+    def _evict(self) -> bool:
+        """Forget one instance to make room (``Limits.max_instances``): the least
+        recently used one that never completed a key exchange, else the least
+        recently used one not ENCRYPTED; never the selected one."""
+        candidates = [k for k in self._slots if k != self._current]
+        for k in candidates:
+            if not self._slots[k].session.established:
+                del self._slots[k]
+                return True
+        for k in candidates:
+            if self._slots[k].session.msgstate is not MsgState.ENCRYPTED:
+                del self._slots[k]
+                return True
+        return False
 
     def _current_slot(self) -> _Slot | None:
         return self._slots.get(self._current) if self._current is not None else None
@@ -656,6 +861,8 @@ class Conversation:
         slot = self._current_slot()
         if slot is None or slot.session.msgstate is not MsgState.ENCRYPTED:
             raise LocalProtocolError(problem)
+        if self._blocked:
+            raise LocalProtocolError(_BLOCKED)
         return slot
 
     def _emit(self, wire: str, version: int, their: int) -> list[Event]:
@@ -683,13 +890,6 @@ class Conversation:
 
     def _offer_versions(self) -> frozenset[int]:
         return frozenset(v for v in self.policy.versions if v in self._protocols)
-
-
-def _dropped_events(dropped: Iterable[DroppedBuffer]) -> list[Event]:
-    return [
-        ev.Warning(f"an incomplete fragmented message was dropped: {d.reason.value}")
-        for d in dropped
-    ]
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationFailed",
     "DecodeError",
+    "EntropyError",
     "InvalidGroupElement",
     "LocalProtocolError",
     "OtrError",
@@ -25,6 +26,11 @@ class OtrError(Exception):
 
 class LocalProtocolError(OtrError):
     """The caller asked for something the current state does not allow."""
+
+
+class EntropyError(OtrError):
+    """The injected ``rng`` raised: the operation was abandoned before any state
+    changed (user-side calls raise it; ``receive`` reports it as an event)."""
 
 
 class RemoteProtocolError(OtrError):

@@ -21,7 +21,10 @@ __all__ = [
     "MessageNotSent",
     "MessageReceived",
     "MessageUnreadable",
+    "MessagesPossiblyLost",
     "NewFingerprint",
+    "OtherInstanceSecured",
+    "ReassemblyDropped",
     "SendMessage",
     "SessionEnded",
     "SessionFinished",
@@ -103,6 +106,24 @@ class SessionSecured(Event):
 
 
 @dataclass(frozen=True)
+class OtherInstanceSecured(Event):
+    """A key exchange completed with a remote instance that does *not* receive our
+    outgoing messages: another instance is selected, and the new one is not known to
+    hold the same key nor to be more trusted (see :meth:`otr.Conversation.select_instance`
+    to switch).  Also sent when the selected instance completed a key exchange with a
+    different key (someone reusing its instance tag): sending is then refused with
+    :class:`MessageNotSent` until the application selects an instance."""
+
+    version: int
+    ssid: bytes
+    their_fingerprint: bytes
+    their_instance: int
+    trust: Trust
+    selected_instance: int
+    """The instance outgoing messages go to (0 when none until the user chooses)."""
+
+
+@dataclass(frozen=True)
 class SessionFinished(Event):
     """The peer ended the session (TLV 1): state FINISHED, nothing more can be sent
     until the user ends or restarts."""
@@ -122,6 +143,26 @@ class MessageUnreadable(Event):
     """A message from the network could not be decoded, verified or decrypted."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class ReassemblyDropped(Event):
+    """A partly received fragmented message was discarded (too many fragments or
+    characters for :class:`otr.limits.Limits`, or fragments out of sequence)."""
+
+    their_instance: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessagesPossiblyLost(Event):
+    """The peer reported an unreadable message (an OTR Error while encrypted): these
+    messages, sent to that instance since it last wrote to us, may not have been read.
+    Those younger than 60 s are resent once a new key exchange completes (a
+    :class:`Warning` says so)."""
+
+    their_instance: int
+    texts: tuple[str, ...]
 
 
 @dataclass(frozen=True)

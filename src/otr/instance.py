@@ -48,9 +48,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .events import Event, Tlv
+from .limits import Limits
+from .wire.fragment import Fragment
 
 __all__ = [
     "Effect",
+    "FragmentBuffer",
     "InstanceSession",
     "MsgState",
     "Output",
@@ -182,6 +185,23 @@ class InstanceSession(Protocol):
     def handle_timer(self, now: float) -> list[Output]: ...
 
 
+class FragmentBuffer(Protocol):
+    """Reassembly of one remote instance's fragments (OTRv3: the single buffer of
+    :class:`otr.wire.fragment.Reassembler`; OTRv4 keeps one per identifier).  It
+    must bound what it holds by the :class:`~otr.limits.Limits` it was made with."""
+
+    dropped: str
+    """Why the last :meth:`feed` discarded a partly received message ("" if not)."""
+
+    def feed(self, fragment: Fragment) -> str | None:
+        """Add a parsed fragment; the whole encoded message when it is complete."""
+        ...
+
+    def reset(self) -> None:
+        """An unfragmented message arrived (OTRv3 forgets its buffer; v4 may ignore)."""
+        ...
+
+
 class VersionProtocol(Protocol):
     """One protocol family of a conversation (our keys, our instance tag, what it
     started before any remote instance answered)."""
@@ -198,4 +218,9 @@ class VersionProtocol(Protocol):
     def start(self, version: int, now: float) -> list[Output]:
         """Begin the key exchange with any instance of the peer (spec "Receiving a
         Query Message" / whitespace tag): the first message, receiver instance 0."""
+        ...
+
+    def new_reassembler(self, version: int, limits: Limits) -> FragmentBuffer:
+        """The fragment buffer for fragments of protocol ``version`` from one instance
+        (the hook for OTRv4's reassembler)."""
         ...

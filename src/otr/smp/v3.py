@@ -311,9 +311,9 @@ class Smp(SmpMachine[_Alice, _Bob]):
             qbytes = question.encode("utf-8")
             if b"\x00" in qbytes:
                 raise LocalProtocolError("the SMP question must not contain a NUL character")
-        self.reset()
         x = self._secret(secret, initiator=True)
         a2, a3, r2, r3 = (self._random_exponent() for _ in range(4))
+        self.reset()  # after the randomness: an rng failure leaves the exchange as it was
         # Steps 4-6: g2a = g1^a2, g3a = g1^a3 and proofs of knowledge of a2, a3.
         g2a = powmod_g(a2)
         g3a = powmod_g(a3)
@@ -378,10 +378,12 @@ class Smp(SmpMachine[_Alice, _Bob]):
                 raise DecodeError("malformed SMP message 1Q: question not NUL-terminated")
             question = tlv.value[:end].decode("utf-8", errors="replace")
             return self._on_msg1(tlv.value[end + 1 :], question)
+        # The randomness of the reply is drawn before anything is checked or
+        # changed, so that an rng failure leaves the state as it was.
         if t == SMP2:
-            return self._on_msg2(tlv.value)
+            return self._on_msg2(tlv.value, [self._random_exponent() for _ in range(4)])
         if t == SMP3:
-            return self._on_msg3(tlv.value)
+            return self._on_msg3(tlv.value, self._random_exponent())
         return self._on_msg4(tlv.value)
 
     # ----------------------------------------------------------------------------------
@@ -406,7 +408,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
         self.received_question = question is not None
         return SmpStep((), (SmpRequested(question),))
 
-    def _on_msg2(self, data: bytes) -> SmpStep:
+    def _on_msg2(self, data: bytes, randoms: list[Any]) -> SmpStep:
         """Spec "Receiving a type 3 TLV (SMP message 2)": verify, send message 3."""
         alice = self._alice
         assert alice is not None
@@ -433,7 +435,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
             "cP",
         )
         # Create message 3.  1. Random exponents.
-        r4, r5, r6, r7 = (self._random_exponent() for _ in range(4))
+        r4, r5, r6, r7 = randoms
         x = alice.x
         # 3. Pa = g3^r4, Qa = g1^r4 g2^x.
         Pa = g3.pow(r4)
@@ -455,7 +457,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
         payload = _encode_mpis(Pa, Qa, cPa, D5a, D6a, Ra, cR, D7)
         return SmpStep((Tlv(SMP3, payload),), (SmpInProgress(PROGRESS_AFTER_SMP2),))
 
-    def _on_msg3(self, data: bytes) -> SmpStep:
+    def _on_msg3(self, data: bytes, r7: Any) -> SmpStep:
         """Spec "Receiving a type 4 TLV (SMP message 3)": verify, send message 4, decide."""
         bob = self._bob
         assert bob is not None and bob.g2 is not None and bob.g3 is not None
@@ -487,7 +489,6 @@ class Smp(SmpMachine[_Alice, _Bob]):
         )
         # Create message 4.  1.-3. Rb = (Qa/Qb)^b3, cR = H(8, g1^r7, (Qa/Qb)^r7),
         # D7 = r7 - b3 cR.
-        r7 = self._random_exponent()
         b3 = bob.b3
         Rb = qab.pow(b3)
         cRb = _h(8, powmod_g(r7), qab.pow(r7 % Q))

@@ -28,6 +28,7 @@ from ..wire.v3 import AkeMessage, DHCommit, DHKey, RevealSignature, Signature
 
 __all__ = [
     "AKE_KEYID",
+    "TRANSITIONS",
     "Ake",
     "AkeKeys",
     "AkeResult",
@@ -151,14 +152,18 @@ class Ake:
     # -- starting
 
     def start(self, version: int) -> DHCommit:
-        """Send a D-H Commit Message; authstate AUTHSTATE_AWAITING_DHKEY."""
+        """Send a D-H Commit Message; authstate AUTHSTATE_AWAITING_DHKEY.  The
+        randomness is drawn first: if the rng raises, nothing has changed."""
+        our_dh = generate_dh_keypair(self.rng)
+        r = self.rng(R_LEN)
+        gxmpi = encode_mpi(int(our_dh.gx))
+        hashed_gx = sha256(gxmpi)
+        commit = DHCommit(aes128_ctr(r, gxmpi), hashed_gx)
         self.version = version
-        self._our_dh = generate_dh_keypair(self.rng)
-        self._r = self.rng(R_LEN)
-        gxmpi = encode_mpi(int(self._our_dh.gx))
+        self._our_dh = our_dh
+        self._r = r
         self._our_gxmpi = gxmpi
-        self._our_hashed_gx = sha256(gxmpi)
-        commit = DHCommit(aes128_ctr(self._r, gxmpi), self._our_hashed_gx)
+        self._our_hashed_gx = hashed_gx
         self._sent = commit
         self.state = AuthState.AUTHSTATE_AWAITING_DHKEY
         return commit
@@ -166,21 +171,20 @@ class Ake:
     # -- receiving
 
     def receive(self, version: int, msg: object) -> AkeStep:
-        """Handle one AKE message of protocol ``version``."""
-        if isinstance(msg, DHCommit):
-            return self._on_commit(version, msg)
-        if isinstance(msg, DHKey):
-            return self._on_dhkey(version, msg)
-        if isinstance(msg, RevealSignature):
-            return self._on_revealsig(version, msg)
-        if isinstance(msg, Signature):
-            return self._on_signature(version, msg)
-        return _NOTHING
+        """Handle one AKE message of protocol ``version``: the handler of
+        :data:`TRANSITIONS` for (message type, authstate); none means "ignore the
+        message" (spec)."""
+        handler = TRANSITIONS.get((type(msg), self.state))
+        if handler is None:
+            return _NOTHING
+        return handler(self, version, msg)
 
     def _reply_dhkey(self, version: int, msg: DHCommit) -> AkeStep:
-        """Reply with a (new) D-H Key message; AUTHSTATE_AWAITING_REVEALSIG."""
+        """Reply with a (new) D-H Key message; AUTHSTATE_AWAITING_REVEALSIG (the key
+        is generated before anything changes)."""
+        our_dh = generate_dh_keypair(self.rng)
         self.version = version
-        self._our_dh = generate_dh_keypair(self.rng)
+        self._our_dh = our_dh
         self._their_encrypted_gx = msg.encrypted_gx
         self._their_hashed_gx = msg.hashed_gx
         reply = DHKey(int(self._our_dh.gx))
@@ -188,30 +192,31 @@ class Ake:
         self.state = AuthState.AUTHSTATE_AWAITING_REVEALSIG
         return AkeStep(reply)
 
-    def _on_commit(self, version: int, msg: DHCommit) -> AkeStep:
-        """Spec "Receiving a D-H Commit Message"."""
-        state = self.state
-        if state is AuthState.AUTHSTATE_AWAITING_DHKEY:
-            # Both sides started: compare hashed g^x as 32-byte big-endian values.
-            if self._our_hashed_gx > msg.hashed_gx:
-                return AkeStep(self._sent)  # ours is higher: resend our commit
-            return self._reply_dhkey(version, msg)
-        if state is AuthState.AUTHSTATE_AWAITING_REVEALSIG:
-            # Retransmit the same D-H Key message; use the new commit.
-            self.version = version
-            self._their_encrypted_gx = msg.encrypted_gx
-            self._their_hashed_gx = msg.hashed_gx
-            return AkeStep(self._sent)
-        # AUTHSTATE_NONE or AUTHSTATE_AWAITING_SIG: reply with a new D-H Key.
+    def _commit_crossed(self, version: int, msg: DHCommit) -> AkeStep:
+        """D-H Commit in AUTHSTATE_AWAITING_DHKEY: both sides started; compare hashed
+        g^x as 32-byte big-endian values."""
+        if self._our_hashed_gx > msg.hashed_gx:
+            return AkeStep(self._sent)  # ours is higher: resend our commit
         return self._reply_dhkey(version, msg)
 
+    def _commit_again(self, version: int, msg: DHCommit) -> AkeStep:
+        """D-H Commit in AUTHSTATE_AWAITING_REVEALSIG: retransmit the same D-H Key
+        message; use the new commit."""
+        self.version = version
+        self._their_encrypted_gx = msg.encrypted_gx
+        self._their_hashed_gx = msg.hashed_gx
+        return AkeStep(self._sent)
+
+    def _dhkey_again(self, version: int, msg: DHKey) -> AkeStep:
+        """D-H Key in AUTHSTATE_AWAITING_SIG: the same one is answered with our Reveal
+        Signature again; another is ignored."""
+        if msg.gy == self._their_gy and version == self.version:
+            return AkeStep(self._sent)
+        return _NOTHING
+
     def _on_dhkey(self, version: int, msg: DHKey) -> AkeStep:
-        """Spec "Receiving a D-H Key Message"."""
-        if self.state is AuthState.AUTHSTATE_AWAITING_SIG:
-            if msg.gy == self._their_gy and version == self.version:
-                return AkeStep(self._sent)  # the same D-H Key: retransmit
-            return _NOTHING
-        if self.state is not AuthState.AUTHSTATE_AWAITING_DHKEY or version != self.version:
+        """D-H Key in AUTHSTATE_AWAITING_DHKEY: reply with a Reveal Signature."""
+        if version != self.version:
             return _NOTHING
         modp.check_group_element(msg.gy)
         assert self._our_dh is not None
@@ -226,8 +231,9 @@ class Ake:
         return AkeStep(reply)
 
     def _on_revealsig(self, version: int, msg: RevealSignature) -> AkeStep:
-        """Spec "Receiving a Reveal Signature Message"."""
-        if self.state is not AuthState.AUTHSTATE_AWAITING_REVEALSIG or version != self.version:
+        """Reveal Signature in AUTHSTATE_AWAITING_REVEALSIG: verify, reply with a
+        Signature; the AKE succeeded."""
+        if version != self.version:
             return _NOTHING
         gxmpi = aes128_ctr(msg.revealed_key, self._their_encrypted_gx)
         if not consttime_equal(sha256(gxmpi), self._their_hashed_gx):
@@ -257,8 +263,8 @@ class Ake:
         return AkeStep(Signature(enc_sig, mac), result)
 
     def _on_signature(self, version: int, msg: Signature) -> AkeStep:
-        """Spec "Receiving a Signature Message"."""
-        if self.state is not AuthState.AUTHSTATE_AWAITING_SIG or version != self.version:
+        """Signature in AUTHSTATE_AWAITING_SIG: verify; the AKE succeeded."""
+        if version != self.version:
             return _NOTHING
         keys = self._keys
         assert keys is not None and self._our_dh is not None
@@ -328,3 +334,22 @@ class Ake:
         self._their_gy = None
         self._sent = None
         self._keys = None
+
+
+_S = AuthState
+TRANSITIONS: dict[tuple[type, AuthState], Callable[[Ake, int, Any], AkeStep]] = {
+    # Spec "Receiving a D-H Commit Message".
+    (DHCommit, _S.AUTHSTATE_NONE): Ake._reply_dhkey,
+    (DHCommit, _S.AUTHSTATE_AWAITING_DHKEY): Ake._commit_crossed,
+    (DHCommit, _S.AUTHSTATE_AWAITING_REVEALSIG): Ake._commit_again,
+    (DHCommit, _S.AUTHSTATE_AWAITING_SIG): Ake._reply_dhkey,
+    # Spec "Receiving a D-H Key Message" (ignored in NONE and AWAITING_REVEALSIG).
+    (DHKey, _S.AUTHSTATE_AWAITING_DHKEY): Ake._on_dhkey,
+    (DHKey, _S.AUTHSTATE_AWAITING_SIG): Ake._dhkey_again,
+    # Spec "Receiving a Reveal Signature Message" / "a Signature Message" (ignored
+    # in every other state).
+    (RevealSignature, _S.AUTHSTATE_AWAITING_REVEALSIG): Ake._on_revealsig,
+    (Signature, _S.AUTHSTATE_AWAITING_SIG): Ake._on_signature,
+}
+"""The authstate machine as data: (received message type, authstate) -> handler.
+A pair that is not here is a message the spec says to ignore in that state."""

@@ -18,17 +18,20 @@ from collections.abc import Callable, Sequence
 
 from .. import events as ev
 from ..crypto.dsa import DSAPrivateKey
-from ..errors import LocalProtocolError, RemoteProtocolError
+from ..errors import EntropyError, LocalProtocolError, RemoteProtocolError
 from ..events import Event, Tlv
 from ..instance import MsgState, Output, Secured, SmpVerdict, Transmit
-from ..smp.v3 import Smp
+from ..limits import Limits
+from ..smp.v3 import Smp, SmpStep
 from ..wire import envelope, tlv
 from ..wire import v3 as wire3
+from ..wire.fragment import Reassembler
 from .ake import Ake, AkeResult, AuthState
 from .session import DataSession, Decrypted
 
 __all__ = [
     "ERR_MALFORMED",
+    "ERR_NOT_IN_PRIVATE",
     "ERR_UNREADABLE",
     "HEARTBEAT_INTERVAL",
     "IGNORE_UNREADABLE",
@@ -44,6 +47,7 @@ IGNORE_UNREADABLE = 0x01
 # libotr 4.1.1's error texts (OTRL_ERRCODE_*), sent after "?OTR Error: ".
 ERR_UNREADABLE = "You transmitted an unreadable encrypted message."
 ERR_MALFORMED = "You transmitted a malformed data message."
+ERR_NOT_IN_PRIVATE = "You sent encrypted data to a peer who wasn't expecting it."
 
 Rng = Callable[[int], bytes]
 
@@ -68,6 +72,9 @@ class V3Protocol:
         commit = self.master_ake.start(version)
         wire = wire3.encode_message(version, self.our_instance, 0, commit)
         return [Transmit(envelope.encode_otr_message(wire))]
+
+    def new_reassembler(self, version: int, limits: Limits) -> Reassembler:
+        return Reassembler(limits.max_fragments, limits.max_reassembly_chars)
 
     def error(self, text: str) -> Event:
         return ev.SendMessage(envelope.format_error(text))
@@ -109,15 +116,19 @@ class V3Session:
     def _receive_ake(self, version: int, msg: object, now: float) -> list[Output]:
         proto = self._protocol
         master = proto.master_ake
+        ake = self.ake
         if (
-            self.ake.state is AuthState.AUTHSTATE_NONE
+            ake.state is AuthState.AUTHSTATE_NONE
             and master.state is AuthState.AUTHSTATE_AWAITING_DHKEY
             and master.version == version
             and isinstance(msg, wire3.DHKey | wire3.DHCommit)
         ):
             # Our D-H Commit went out to "any instance": this instance answers it.
-            self.ake = copy.copy(master)
-        step = self.ake.receive(version, msg)
+            ake = master
+        # Run the step on a copy, and keep it only once everything (the reply, the
+        # new data-message keys) is made: a failure leaves this instance unchanged.
+        trial = copy.copy(ake)
+        step = trial.receive(version, msg)
         out: list[Output] = []
         if step.reply is not None:
             wire = wire3.encode_message(
@@ -125,24 +136,33 @@ class V3Session:
             )
             out.append(Transmit(envelope.encode_otr_message(wire)))
         if step.result is not None:
-            out += self._secured(step.result)
+            data = DataSession(
+                step.result,
+                step.result.version,
+                proto.our_instance,
+                self.their_instance,
+                proto.rng,
+            )
+            self.ake = trial
+            out += self._secured(step.result, data)
+        else:
+            self.ake = trial
         return out
 
-    def _secured(self, result: AkeResult) -> list[Output]:
+    def _secured(self, result: AkeResult, data: DataSession) -> list[Output]:
         """AKE success: msgstate ENCRYPTED with fresh data-message keys and SMP."""
         proto = self._protocol
+        fp = result.their_pubkey.fingerprint()
+        smp = Smp(proto.our_fingerprint, fp, result.ssid, proto.rng)
         refreshed = self.msgstate is MsgState.ENCRYPTED
         if self.smp is not None:
             self.smp.reset()
         self.version = result.version
         self.result = result
-        self.data = DataSession(
-            result, result.version, proto.our_instance, self.their_instance, proto.rng
-        )
+        self.data = data
         self.msgstate = MsgState.ENCRYPTED
-        fp = result.their_pubkey.fingerprint()
         self.their_fingerprint = fp
-        self.smp = Smp(proto.our_fingerprint, fp, result.ssid, proto.rng)
+        self.smp = smp
         if proto.master_ake.state is not AuthState.AUTHSTATE_NONE:
             proto.master_ake = Ake(proto.key, proto.rng)
         return [
@@ -159,12 +179,15 @@ class V3Session:
         """Spec "Receiving a Data Message"."""
         ignore = bool(flags & IGNORE_UNREADABLE)
         if self.msgstate is not MsgState.ENCRYPTED or self.data is None:
-            # libotr only tells the user here (the message may be for another
-            # v2 instance); it sends no error to the peer.
+            # Spec: "If msgstate is MSGSTATE_PLAINTEXT or MSGSTATE_FINISHED: Inform
+            # the user that an unreadable encrypted message was received, and reply
+            # with an Error Message" (libotr: OTRL_ERRCODE_MSG_NOT_IN_PRIVATE).  This
+            # is how a peer that lost its session (restarted) makes us start again.
             if ignore:
                 return []
             return [
-                ev.MessageUnreadable("encrypted message received outside a private conversation")
+                ev.MessageUnreadable("encrypted message received outside a private conversation"),
+                self._protocol.error(ERR_NOT_IN_PRIVATE),
             ]
         try:
             result = self.data.decrypt(binary)
@@ -227,7 +250,13 @@ class V3Session:
             if t.type == tlv.DISCONNECTED:
                 finished = True
             elif tlv.SMP1 <= t.type <= tlv.SMP1Q and self.smp is not None:
-                res = self.smp.receive(t)
+                try:
+                    res = self.smp.receive(t)
+                except EntropyError:
+                    # No randomness for our reply (nothing changed in SMP): abort the
+                    # exchange cleanly rather than lose the rest of this message.
+                    res = self.smp.abort()
+                    res = SmpStep(res.tlvs, (ev.SmpAborted(by_peer=False),))
                 smp_tlvs += res.tlvs
                 out += self._smp_events(res.events)
             elif t.type == tlv.EXTRA_SYMMETRIC_KEY and len(t.value) >= 4:

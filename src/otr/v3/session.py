@@ -159,21 +159,30 @@ class DataSession:
         if rotate_theirs:
             next_dh = data_next_dh(binary, dh_start, enc_start)
             modp.check_group_element(next_dh)
+        # "Finally, check if keys need rotation": our next key is made before any
+        # state changes.  If the rng fails, our rotation is deferred to the next
+        # message that uses our newest key (the peer keeps using it meanwhile), so
+        # an entropy failure never loses a message nor breaks the session.
+        new_pair = None
+        if rid == self.our_keyid:
+            try:
+                new_pair = generate_dh_keypair(self.rng)
+            except Exception:  # the injected rng failed: rotate later
+                new_pair = None
         sk.rcv_ctr = ctr
         sk.rcv_mac_used = True
-        # "Finally, check if keys need rotation".
-        if rid == self.our_keyid:
-            self._rotate_ours()
+        if new_pair is not None:
+            self._rotate_ours(new_pair)
         if rotate_theirs:
             self._rotate_theirs(next_dh)
         return Decrypted(plaintext, sk.extra_key)
 
-    def _rotate_ours(self) -> None:
+    def _rotate_ours(self, new_pair: DHKeyPair) -> None:
         old = self.our_keyid - 1
         self._forget(lambda k: k[0] == old)
         del self.our_dh[old]
         self.our_keyid += 1
-        self.our_dh[self.our_keyid] = generate_dh_keypair(self.rng)
+        self.our_dh[self.our_keyid] = new_pair
 
     def _rotate_theirs(self, next_dh: int) -> None:
         old = self.their_keyid - 1

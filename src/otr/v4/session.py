@@ -51,16 +51,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import events as ev
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..events import Event, Tlv
 from ..instance import MsgState, Output, Secured, Transmit
 from ..instance_smp import SmpSessionMixin
+from ..limits import Limits
 from ..smp.v4 import Smp
 from ..wire import envelope, registry, tlv
-from ..wire.fragment_v4 import V4Reassembler, V4ReassemblyLimits
+from ..wire.fragment_v4 import V4FragmentBuffer, V4ReassemblyLimits
 from ..wire.v4.dake import (
     MSG_AUTH_I,
     MSG_AUTH_R,
@@ -197,9 +198,19 @@ class V4Protocol:
     def new_session(self, version: int, their_instance: int) -> V4Session:
         return V4Session(self, their_instance)
 
-    def new_reassembler(self) -> V4Reassembler:
-        """The v4 fragment reassembler (per-identifier buffers, bounded)."""
-        return V4Reassembler(self.settings.fragments)
+    def new_reassembler(self, version: int, limits: Limits) -> V4FragmentBuffer:
+        """The v4 fragment buffers of one remote instance: per identifier, bounded by
+        our settings and by the conversation's ``limits`` (characters per message and
+        per instance, fragments per message)."""
+        own = self.settings.fragments
+        return V4FragmentBuffer(
+            replace(
+                own,
+                max_fragments=min(own.max_fragments, limits.max_fragments),
+                max_message_chars=min(own.max_message_chars, limits.max_reassembly_chars),
+                max_total_chars=min(own.max_total_chars, limits.max_reassembly_chars),
+            )
+        )
 
     def start(self, version: int, now: float) -> list[Output]:
         """Send an Identity message to any instance of the peer (receiver tag 0):

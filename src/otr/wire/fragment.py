@@ -25,6 +25,7 @@ __all__ = [
     "MAX_REASSEMBLY_BYTES",
     "Fragment",
     "Reassembler",
+    "fragment_count",
     "fragment_message",
     "parse_fragment",
     "split_pieces",
@@ -115,6 +116,17 @@ def parse_fragment(text: str) -> Fragment:
     return Fragment(version, sender, receiver, k, n, piece, identifier)
 
 
+def fragment_count(length: int, max_size: int, version: int) -> int:
+    """How many fragments :func:`fragment_message` makes of a ``length``-character
+    message for a ``max_size`` transport (1 when it fits unfragmented)."""
+    if length <= max_size:
+        return 1
+    header_len = _HEADER_LEN.get(version)
+    if header_len is None or max_size <= header_len:
+        raise ValueError(f"cannot fragment for OTR version {version} in {max_size} characters")
+    return (length - 1) // (max_size - header_len) + 1
+
+
 def fragment_message(
     text: str, max_size: int, version: int, our_instance: int, their_instance: int
 ) -> list[str]:
@@ -166,16 +178,32 @@ class Reassembler:
     """The single fragment buffer of spec "Receiving Fragments" (for one sender instance).
 
     The stored state is (K, N, F): the last fragment number, the total, the pieces so far.
+    ``max_fragments`` and ``max_chars`` bound what it holds (defaults :data:`MAX_FRAGMENTS`
+    and :data:`MAX_REASSEMBLY_BYTES`; :class:`otr.limits.Limits` passes its own).  After
+    each :meth:`feed`, :attr:`dropped` says why a partly received message was discarded
+    (a limit, or a fragment out of sequence), or is empty.
     """
 
-    __slots__ = ("_held", "_k", "_n", "_pieces", "_version")
+    __slots__ = (
+        "_held",
+        "_k",
+        "_max_chars",
+        "_max_fragments",
+        "_n",
+        "_pieces",
+        "_version",
+        "dropped",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_fragments: int | None = None, max_chars: int | None = None) -> None:
+        self._max_fragments = MAX_FRAGMENTS if max_fragments is None else max_fragments
+        self._max_chars = MAX_REASSEMBLY_BYTES if max_chars is None else max_chars
         self._pieces: list[str] = []
         self._held = 0
         self._k = 0
         self._n = 0
         self._version = 0
+        self.dropped = ""
 
     def reset(self) -> None:
         """Forget any stored fragment: F = "", (K, N) = (0, 0).  The spec asks for this
@@ -193,6 +221,15 @@ class Reassembler:
         """Whether part of a message is held."""
         return self._n > 0
 
+    @property
+    def held_chars(self) -> int:
+        """Characters of pieces held."""
+        return self._held
+
+    def _drop(self, reason: str) -> None:
+        self.dropped = reason
+        self.reset()
+
     def feed(self, frag: Fragment) -> str | None:
         """Add ``frag``; return the whole message when this fragment completes it.
 
@@ -202,22 +239,26 @@ class Reassembler:
         * otherwise: forget the stored fragment.
 
         Then, if N > 0 and K == N, the stored pieces are the received message.  Beyond the
-        spec, an n above :data:`MAX_FRAGMENTS` or more than :data:`MAX_REASSEMBLY_BYTES`
-        characters held also forget the stored fragment.
+        spec, an n above the fragment limit or more characters than the character limit
+        forget the stored fragment (and set :attr:`dropped`, as does a fragment out of
+        sequence that discards a partly received message).
         """
+        self.dropped = ""
         k, n = frag.k, frag.n
         if k < 1 or n < 1 or k > n:
             return None
-        if n > MAX_FRAGMENTS:
-            self.reset()
+        if n > self._max_fragments:
+            self._drop(f"a message of {n} fragments exceeds the limit of {self._max_fragments}")
             return None
         if k == 1:
-            self.reset()
+            if self._n:
+                self._drop(f"fragment 1 of {n} arrived before fragment {self._k + 1} of {self._n}")
         elif not (n == self._n and k == self._k + 1 and frag.version == self._version):
-            self.reset()
+            if self._n:
+                self._drop(f"fragment {k} of {n} out of sequence")
             return None
-        if self._held + len(frag.piece) > MAX_REASSEMBLY_BYTES:
-            self.reset()
+        if self._held + len(frag.piece) > self._max_chars:
+            self._drop(f"a fragmented message exceeds {self._max_chars} characters")
             return None
         self._pieces.append(frag.piece)
         self._held += len(frag.piece)

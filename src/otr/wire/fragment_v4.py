@@ -47,6 +47,7 @@ __all__ = [
     "DropReason",
     "DroppedBuffer",
     "Reassembled",
+    "V4FragmentBuffer",
     "V4Reassembler",
     "V4ReassemblyLimits",
     "fragment_message_v4",
@@ -64,6 +65,16 @@ def random_identifier(rng: Callable[[int], bytes]) -> int:
     if len(raw) != 4:
         raise ValueError("rng returned the wrong number of bytes")
     return int.from_bytes(raw, "big")
+
+
+def fragment_count_v4(length: int, max_size: int) -> int:
+    """How many fragments :func:`fragment_message_v4` makes of a ``length``-character
+    message for a ``max_size`` transport (1 when it fits unfragmented)."""
+    if length <= max_size:
+        return 1
+    if max_size <= V4_FRAGMENT_OVERHEAD:
+        raise ValueError(f"cannot fragment OTRv4 messages in {max_size} characters")
+    return (length - 1) // (max_size - V4_FRAGMENT_OVERHEAD) + 1
 
 
 def fragment_message_v4(
@@ -89,6 +100,9 @@ class V4ReassemblyLimits:
 
     max_incomplete: int = 100
     """Incomplete messages held at once (otr4j: 100); the oldest is dropped first."""
+    max_fragments: int = 4096
+    """Largest total a fragment may announce; a fragment announcing more is ignored
+    (each held piece costs a dictionary entry, whatever its length)."""
     max_message_chars: int = MAX_ENCODED_LEN
     """Characters of pieces one message may hold (an encoded message longer than
     :data:`otr.wire.envelope.MAX_ENCODED_LEN` is refused anyway)."""
@@ -107,6 +121,7 @@ class DropReason(enum.Enum):
     EXPIRED = "its pieces did not all arrive in time"
     EVICTED = "too many incomplete messages or characters held; the oldest was dropped"
     TOO_LARGE = "the message would exceed the per-message limit"
+    TOO_MANY_FRAGMENTS = "the message announces more fragments than allowed"
     INCONSISTENT = "a piece disagreed with the total of the earlier ones"
 
 
@@ -182,6 +197,8 @@ class V4Reassembler:
         if frag.version != 4:
             raise ValueError("V4Reassembler takes OTRv4 fragments only")
         dropped = self.expire(now)
+        if frag.n > self.limits.max_fragments:
+            return Reassembled(dropped=tuple(dropped))  # never held
         key = (frag.sender_instance, frag.identifier)
         if key in self._completed:
             return Reassembled(dropped=tuple(dropped))  # a late duplicate: ignored
@@ -228,3 +245,45 @@ class V4Reassembler:
         buf = self._buffers.pop(key)
         self._chars -= buf.chars
         return DroppedBuffer(key[0], key[1], reason, len(buf.pieces), buf.total)
+
+
+class V4FragmentBuffer:
+    """A :class:`V4Reassembler` behind the front door's per-instance fragment-buffer
+    interface (:class:`otr.instance.FragmentBuffer`): ``feed`` returns the completed
+    message and sets :attr:`dropped` to why incomplete messages were dropped ("" if
+    none; :attr:`dropped_buffers` has the details).  ``reset`` does nothing: OTRv4
+    keeps its buffers when an unfragmented message arrives (spec "Receiving
+    Fragments": "Keep track of the buffers you may already have").
+
+    ``now`` (Unix seconds) dates new buffers and expires old ones; a caller that
+    cannot give it gets the time of its last timed call.
+    """
+
+    def __init__(self, limits: V4ReassemblyLimits | None = None) -> None:
+        self.reassembler = V4Reassembler(limits)
+        self.dropped = ""
+        self.dropped_buffers: tuple[DroppedBuffer, ...] = ()
+        self._now = 0.0
+
+    def feed(self, fragment: Fragment, now: float | None = None) -> str | None:
+        if now is not None:
+            self._now = max(self._now, now)
+        out = self.reassembler.feed(fragment, self._now if now is None else now)
+        self._report(out.dropped)
+        return out.message
+
+    def reset(self) -> None:
+        """An unfragmented message arrived: v4 buffers are kept."""
+
+    def next_deadline(self) -> float | None:
+        return self.reassembler.next_deadline()
+
+    def expire(self, now: float) -> tuple[DroppedBuffer, ...]:
+        """Drop the buffers older than the age limit (timer hook); returns them."""
+        self._now = max(self._now, now)
+        self._report(tuple(self.reassembler.expire(now)))
+        return self.dropped_buffers
+
+    def _report(self, dropped: tuple[DroppedBuffer, ...]) -> None:
+        self.dropped_buffers = dropped
+        self.dropped = "; ".join(d.reason.value for d in dropped)
