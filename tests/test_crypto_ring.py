@@ -121,6 +121,19 @@ def test_signer_must_match() -> None:
     outsider = Ed448KeyPair.generate(os.urandom)
     with pytest.raises(ValueError, match="not in the ring"):
         ring.rsig(outsider.secret, outsider.public, RING, b"m", os.urandom)
+    # without the check (a caller whose key pair guarantees the match), the same
+    # signature as with it, and a mismatched secret simply makes an invalid one
+    fixed = [bytes([i]) * 57 for i in range(7)]
+    a = ring.rsig(SECRETS[1], RING[1], RING, b"m", _draws(fixed))
+    b = ring.rsig(SECRETS[1], RING[1], RING, b"m", _draws(fixed), check_secret=False)
+    assert a == b and ring.rvrf(RING, b, b"m")
+    bad = ring.rsig(SECRETS[0], RING[1], RING, b"m", os.urandom, check_secret=False)
+    assert not ring.rvrf(RING, bad, b"m")
+
+
+def _draws(values: list[bytes]) -> Any:
+    it = iter(values)
+    return lambda n: next(it)
 
 
 def test_out_of_range_scalars_rejected() -> None:

@@ -145,17 +145,20 @@ def rsig(
     rng: Rng,
     *,
     scheme: RingScheme = OTRV4,
+    check_secret: bool = True,
 ) -> RingSignature:
     """``RSig(A_i, a_i, {A1, A2, A3}, m)``: sign ``message`` with ``secret`` (a_i),
     whose public key ``public`` (A_i = G * a_i) must be one of the three ring keys.
 
     The ring keys are validated (on the curve, not the identity, order q);
     :class:`InvalidGroupElement` if one is not, :class:`ValueError` if
-    ``public`` does not match ``secret`` or is not in the ring.
+    ``public`` does not match ``secret`` (unless ``check_secret`` is False, for a
+    caller whose key pair guarantees it; the check costs a scalar multiplication)
+    or is not in the ring.
     """
     a1, a2, a3 = _check_ring(ring)
     a_i = secret % Q
-    if G * a_i != public:
+    if check_secret and G * a_i != public:
         raise ValueError("secret does not match the signer's public key")
     keys = (a1, a2, a3)
     try:
