@@ -328,3 +328,37 @@ def test_mutated_v4_messages_never_raise(which: int, pos: int, bit: int, fragmen
             ), e
     assert a.is_encrypted and b.is_encrypted
     assert got(pump(a, b, sent(b.send("still fine", NOW)), b)) == ["still fine"]
+
+
+def _creds_with_dsa(tag: int, dsa: Any) -> V4Credentials:
+    kp = Ed448KeyPair.generate(os.urandom)
+    forging = ForgingKey.generate(os.urandom)
+    profile = build_client_profile(
+        kp, forging.public, tag, "34", int(NOW) + 14 * 86400, dsa_key=dsa, rng=os.urandom
+    )
+    return V4Credentials(kp, forging, profile)
+
+
+def test_upgrade_from_v3_to_v4_keeps_the_peer() -> None:
+    """OTRv3-compatible mode: an OTRv3 session, then an OTRv4 DAKE with the same
+    instance.  The v4 profile's DSA key (with its transitional signature) is the
+    OTRv3 key in use, so the v4 session takes over; another key would not."""
+    a = conv("alice", v4=_creds_with_dsa(TAG_A, DSA_A))
+    b = conv("bob", versions=frozenset({3}), v4=_creds_with_dsa(TAG_B, DSA_B))
+    (query,) = sent(a.start(NOW))
+    pump(a, b, [query], a)
+    assert a.version == b.version == 3
+    b.policy = Policy.named("MANUAL").with_versions({3, 4})
+    log = pump(a, b, sent(a.start(NOW)), a)
+    assert [e.version for e in log if isinstance(e, ev.SessionSecured)] == [4, 4]
+    assert not any(isinstance(e, ev.OtherInstanceSecured) for e in log)
+    assert a.version == b.version == 4 and a.is_encrypted
+    assert got(pump(a, b, sent(a.send("over v4 now", NOW)), a)) == ["over v4 now"]
+    # a v4 identity whose profile carries no (or another) DSA key is another peer
+    c = conv("alice")
+    d = conv("bob", versions=frozenset({3}))
+    pump(c, d, sent(c.start(NOW)), c)
+    d.policy = Policy.named("MANUAL").with_versions({3, 4})
+    log = pump(c, d, sent(c.start(NOW)), c)
+    assert any(isinstance(e, ev.OtherInstanceSecured) for e in log)
+    assert c.version == 3

@@ -813,7 +813,7 @@ class Conversation:
                 return True
         elif cur.session.msgstate is not MsgState.ENCRYPTED:
             return True
-        if secured.their_fingerprint == self._selected_fp:
+        if self._selected_fp in (secured.their_fingerprint, *secured.also_proves):
             return True
         selected_trust = self.trust.get_trust(
             self.account, self.protocol, self.peer, self._selected_fp

@@ -95,6 +95,11 @@ class Secured(Effect):
     their_fingerprint: bytes
     refreshed: bool
     ssid_first_half_bold: bool = False
+    also_proves: tuple[bytes, ...] = ()
+    """Other fingerprints the peer proved to hold in this key exchange: an OTRv4
+    Client Profile's OTRv3 DSA key, bound by its verified transitional signature.
+    A v4 session of the instance we talk to over OTRv3 with that key is the same
+    peer (the upgrade path of the OTRv3-compatible mode)."""
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,12 @@ class V4Session(SmpSessionMixin):
         Message" / "Receiving an Auth-I Message")."""
         proto = self._protocol
         ratchet = DoubleRatchet.from_dake(result, proto.rng, now, proto.settings.ratchet)
-        fp = result.their_profile.fingerprint()
+        profile = result.their_profile
+        fp = profile.fingerprint()
+        # The profile was validated with its transitional signature checked, so a
+        # DSA key in it is the peer's OTRv3 key (ERRATA D.1 B.15).
+        dsa = profile.dsa_public_key
+        also = (dsa.fingerprint(),) if dsa is not None else ()
         refreshed = self.msgstate is MsgState.ENCRYPTED
         self.ratchet = ratchet
         self.result = result
@@ -316,6 +321,7 @@ class V4Session(SmpSessionMixin):
                 refreshed=refreshed,
                 # spec "Secure Session ID": the Auth-R sender shows the first half bold
                 ssid_first_half_bold=result.role == "alice",
+                also_proves=also,
             )
         ]
 
