@@ -398,3 +398,15 @@ def test_rng_failure_after_the_dake_changes_nothing() -> None:
     assert bob.session(ALICE_TAG).msgstate is MsgState.PLAINTEXT
     out = bob.receive(auth_r)
     assert any(isinstance(o, Secured) for o in out)
+
+
+def test_credentials_from_an_identity() -> None:
+    from otr.v4.identity import Identity
+
+    identity = Identity.generate("alice@example.org", "xmpp", os.urandom, NOW)
+    creds = V4Credentials.from_identity(identity)
+    assert creds.profile is identity.client_profile
+    assert creds.keypair.public == creds.profile.public_key
+    without = Identity("a", "xmpp", 0x1234, dsa_key=None, v4=identity.v4)
+    with pytest.raises(LocalProtocolError):
+        V4Credentials.from_identity(without)

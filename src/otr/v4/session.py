@@ -80,6 +80,7 @@ from ..wire.v4.data import (
     encode_plaintext,
 )
 from .dake import Dake, DakeResult, DakeState
+from .identity import Identity
 from .keys import Ed448KeyPair, ForgingKey, fingerprint
 from .profiles import ClientProfile
 from .ratchet import DoubleRatchet, RatchetLimits, derive_extra_keys
@@ -137,6 +138,14 @@ class V4Credentials:
     keypair: Ed448KeyPair
     forging_key: ForgingKey
     profile: ClientProfile
+
+    @classmethod
+    def from_identity(cls, identity: Identity) -> V4Credentials:
+        """The OTRv4 part of an :class:`otr.v4.identity.Identity` (its keys and its
+        current Client Profile; renew the profile first when it is due)."""
+        if identity.v4 is None or identity.client_profile is None:
+            raise LocalProtocolError("the identity has no OTRv4 keys or Client Profile")
+        return cls(identity.v4.long_term, identity.v4.forging, identity.client_profile)
 
 
 @dataclass(frozen=True)
