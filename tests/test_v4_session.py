@@ -410,3 +410,40 @@ def test_credentials_from_an_identity() -> None:
     without = Identity("a", "xmpp", 0x1234, dsa_key=None, v4=identity.v4)
     with pytest.raises(LocalProtocolError):
         V4Credentials.from_identity(without)
+
+
+def test_data_overtaking_auth_i_is_held_then_read() -> None:
+    alice = make_peer(ALICE_TAG, "alice@example.org", "bob@example.org")
+    bob = make_peer(BOB_TAG, "bob@example.org", "alice@example.org")
+    (identity,) = wires(bob.protocol.start(4, NOW))
+    (auth_r,) = wires(alice.receive(identity))
+    (auth_i,) = wires(bob.receive(auth_r))
+    b = bob.sessions[ALICE_TAG]
+    (early1,) = wires(b.send(b"first", (), NOW))
+    (early2,) = wires(b.send(b"second", (), NOW))
+    assert alice.receive(early2) == [] and alice.receive(early1) == []  # held, any order
+    out = alice.receive(auth_i)
+    assert isinstance(out[0], Secured)
+    texts = [o.text for o in out if isinstance(o, ev.MessageReceived)]
+    assert sorted(texts) == ["first", "second"]
+    # nothing is held once ENCRYPTED; and outside a DAKE nothing is held at all
+    a = alice.sessions[BOB_TAG]
+    assert a._early == []
+    stranger = alice.session(0x3333_3333)
+    msg = DataMessage4.decode(envelope.decode_otr_message(early1))
+    out = stranger.receive(4, msg, msg.encode(), NOW)
+    assert isinstance(out[0], ev.MessageUnreadable)
+
+
+def test_early_messages_are_bounded() -> None:
+    alice = make_peer(ALICE_TAG, "a", "b", early_messages=2, early_message_age=10.0)
+    bob = make_peer(BOB_TAG, "b", "a")
+    (identity,) = wires(bob.protocol.start(4, NOW))
+    (auth_r,) = wires(alice.receive(identity))
+    (auth_i,) = wires(bob.receive(auth_r))
+    b = bob.sessions[ALICE_TAG]
+    msgs = [wires(b.send(f"m{i}".encode(), (), NOW))[0] for i in range(3)]
+    assert alice.receive(msgs[0], NOW) == [] and alice.receive(msgs[1], NOW) == []
+    assert isinstance(alice.receive(msgs[2], NOW)[0], ev.MessageUnreadable)  # full
+    out = alice.receive(auth_i, NOW + 11)  # both held ones are too old by now
+    assert [type(o) for o in out] == [Secured]

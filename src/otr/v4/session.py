@@ -23,6 +23,9 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   process adopts it.  So crossing Identity messages go through the
   tie-break (T6 completes, see :mod:`otr.v4.dake`).
 * **No queue** (B.22): the front door holds messages typed before ENCRYPTED.
+  Received data messages of the first ratchet that overtake the Auth-I message
+  we wait for are held (``V4Settings.early_messages``, ``early_message_age``)
+  and read once the DAKE completes (spec "Receiving a Data Message").
 * **Plaintext** (D.2): ``text (NUL -> '?') || 0x00 || TLVs``, always with the
   NUL.  User messages have flags 0; SMP, disconnect, extra-key and heartbeat
   messages set IGNORE_UNREADABLE.
@@ -160,6 +163,11 @@ class V4Settings:
     """Skipped keys, MAC reveals and session expiry (``session_expiry``, 7200 s)."""
     fragments: V4ReassemblyLimits = field(default_factory=V4ReassemblyLimits)
     """Incomplete v4 fragmented messages held (count, characters, age)."""
+    early_messages: int = 16
+    """Data messages held while we wait for Auth-I (spec "Receiving a Data Message":
+    the first ratchet after a DAKE may overtake the Auth-I message)."""
+    early_message_age: float = 600.0
+    """Seconds such a data message is held (the spec recommends 10 to 60 minutes)."""
 
 
 class V4Protocol:
@@ -250,6 +258,7 @@ class V4Session(SmpSessionMixin):
         self.result: DakeResult | None = None
         self.their_fingerprint = b""
         self.last_sent = float("-inf")
+        self._early: list[tuple[DataMessage4, float]] = []
 
     # ------------------------------------------------------------------ status
 
@@ -300,7 +309,10 @@ class V4Session(SmpSessionMixin):
         if step.reply is not None:
             out.append(_transmit(step.reply))
             self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
-        return out + secured
+        out += secured
+        if secured:
+            out += self._release_early(now)
+        return out
 
     def _secured(self, result: DakeResult, now: float) -> list[Output]:
         """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I
@@ -339,6 +351,8 @@ class V4Session(SmpSessionMixin):
         ignore = bool(message.flags & FLAG_IGNORE_UNREADABLE)
         ratchet = self.ratchet
         if self.msgstate is not MsgState.ENCRYPTED or ratchet is None:
+            if self._hold_early(message, now):
+                return []
             if ignore:
                 return []
             return [
@@ -355,6 +369,40 @@ class V4Session(SmpSessionMixin):
                 self._protocol.error(ERROR_UNREADABLE),
             ]
         return self._deliver(opened.plaintext, opened.extra_key, now)
+
+    def _hold_early(self, message: DataMessage4, now: float) -> bool:
+        """Keep a data message of the first ratchet that arrived before the Auth-I
+        message we wait for (bounded by count and age); True if kept."""
+        settings = self._protocol.settings
+        if (
+            self.dake.state is not DakeState.WAITING_AUTH_I
+            or message.ratchet_id != 0
+            or message.sender_tag != self.dake.their_instance
+        ):
+            return False
+        self._early = [(m, t) for m, t in self._early if now - t < settings.early_message_age]
+        if len(self._early) >= settings.early_messages:
+            return False
+        self._early.append((message, now))
+        return True
+
+    def _release_early(self, now: float) -> list[Output]:
+        """The DAKE completed: read the data messages that overtook its last message
+        (those that do not verify on the new keys are dropped silently)."""
+        held, self._early = self._early, []
+        out: list[Output] = []
+        age = self._protocol.settings.early_message_age
+        for message, t in held:
+            if self.ratchet is None:
+                break
+            if now - t >= age:
+                continue
+            try:
+                opened = self.ratchet.open(message, now)
+            except RemoteProtocolError:
+                continue
+            out += self._deliver(opened.plaintext, opened.extra_key, now)
+        return out
 
     def receive_fast(self, binary: bytes, now: float) -> list[Output] | None:
         return None
