@@ -102,6 +102,16 @@ def secured_pair(**settings: Any) -> tuple[Peer, Peer, V4Session, V4Session]:
     return alice, bob, a, b
 
 
+def until_auth_i(**alice_settings: Any) -> tuple[Peer, Peer, str, str]:
+    """Bob's Identity message answered; Bob is ENCRYPTED, his Auth-I not delivered."""
+    alice = make_peer(ALICE_TAG, "alice@example.org", "bob@example.org", **alice_settings)
+    bob = make_peer(BOB_TAG, "bob@example.org", "alice@example.org")
+    (identity,) = wires(bob.protocol.start(4, NOW))
+    (auth_r,) = wires(alice.receive(identity))
+    (auth_i,) = wires(bob.receive(auth_r))
+    return alice, bob, identity, auth_i
+
+
 def talk(sender: V4Session, receiver: Peer, text: str, tlvs: tuple[Tlv, ...] = ()) -> list[Output]:
     (wire,) = wires(sender.send(text.encode(), tlvs, NOW))
     return receiver.receive(wire)
@@ -319,11 +329,7 @@ def test_identity_beside_an_encrypted_session() -> None:
 
 
 def test_replayed_identity_after_completion_is_harmless() -> None:
-    alice = make_peer(ALICE_TAG, "alice@example.org", "bob@example.org")
-    bob = make_peer(BOB_TAG, "bob@example.org", "alice@example.org")
-    (identity,) = wires(bob.protocol.start(4, NOW))
-    (auth_r,) = wires(alice.receive(identity))
-    (auth_i,) = wires(bob.receive(auth_r))
+    alice, bob, identity, auth_i = until_auth_i()
     alice.receive(auth_i)
     a = alice.sessions[BOB_TAG]
     ssid = a.ssid
@@ -413,11 +419,7 @@ def test_credentials_from_an_identity() -> None:
 
 
 def test_data_overtaking_auth_i_is_held_then_read() -> None:
-    alice = make_peer(ALICE_TAG, "alice@example.org", "bob@example.org")
-    bob = make_peer(BOB_TAG, "bob@example.org", "alice@example.org")
-    (identity,) = wires(bob.protocol.start(4, NOW))
-    (auth_r,) = wires(alice.receive(identity))
-    (auth_i,) = wires(bob.receive(auth_r))
+    alice, bob, _, auth_i = until_auth_i()
     b = bob.sessions[ALICE_TAG]
     (early1,) = wires(b.send(b"first", (), NOW))
     (early2,) = wires(b.send(b"second", (), NOW))
@@ -436,11 +438,7 @@ def test_data_overtaking_auth_i_is_held_then_read() -> None:
 
 
 def test_early_messages_are_bounded() -> None:
-    alice = make_peer(ALICE_TAG, "a", "b", early_messages=2, early_message_age=10.0)
-    bob = make_peer(BOB_TAG, "b", "a")
-    (identity,) = wires(bob.protocol.start(4, NOW))
-    (auth_r,) = wires(alice.receive(identity))
-    (auth_i,) = wires(bob.receive(auth_r))
+    alice, bob, _, auth_i = until_auth_i(early_messages=2, early_message_age=10.0)
     b = bob.sessions[ALICE_TAG]
     msgs = [wires(b.send(f"m{i}".encode(), (), NOW))[0] for i in range(3)]
     assert alice.receive(msgs[0], NOW) == [] and alice.receive(msgs[1], NOW) == []
