@@ -171,7 +171,11 @@ class Conversation:
     ``key`` is our long-term DSA key; ``policy`` says what we may do; ``trust`` is
     a fingerprint store (in memory by default).  ``instance_tag`` should be
     persistent per account (see :class:`otr.storage.InstanceTagStore`); a random one
-    is made when omitted.
+    is made when omitted.  ``v4`` (:class:`otr.v4.session.V4Credentials`: our Ed448
+    key, forging key and Client Profile, whose owner tag must be ``instance_tag``)
+    makes OTRv4 available; ``v4_settings`` (:class:`otr.v4.session.V4Settings`) sets
+    its mode (OTRv3-compatible by default; standalone and interactive-only drop
+    OTRv2/v3), timers and limits.  The highest version both sides allow is used.
 
     This is the front door: it owns the version-neutral work and routes encoded
     messages by ``(protocol version, sender instance tag)`` to the
