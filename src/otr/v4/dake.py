@@ -310,12 +310,14 @@ class _WaitingAuthR:
 
 @dataclass(frozen=True)
 class _WaitingAuthI:
-    """Alice after answering ``identity`` with ``auth_r``."""
+    """Alice after answering ``identity`` with ``auth_r``.  Her x and a are gone
+    (K is computed; otr4j wipes them too, ERRATA D.2): X and A are in ``auth_r``."""
 
     identity: IdentityMessage
     identity_bytes: bytes = field(repr=False)
     auth_r: AuthRMessage
-    ours: _Ephemerals
+    first_ecdh: ECDHKeyPair = field(repr=False)
+    first_dh: DHKeyPair = field(repr=False)
     k: bytes = field(repr=False)
     brace_key: bytes = field(repr=False)
 
@@ -482,7 +484,7 @@ class Dake:
         k, brace = mixed_shared_secret(ours.ecdh, message.x, ours.dh, message.a)
         i_ring = (self._keypair.public, their_profile.forging_key, message.x)
         sigma = self._sign(i_ring, ring_message("auth_i", bob, alice))
-        result = self._result("bob", k, brace, ours, alice)
+        result = self._result("bob", k, brace, ours.first_ecdh, ours.first_dh, alice)
         self._their_instance = message.sender_tag
         self._set(DakeState.START, None)
         return DakeStep(reply=AuthIMessage(self._tag, message.sender_tag, sigma), result=result)
@@ -497,11 +499,20 @@ class Dake:
         bob = self._their_side(ctx.identity)
         if message.sender_tag != bob.tag:
             raise RemoteProtocolError("Auth-I message from another instance")
-        alice = self._our_side(ctx.ours)
+        auth_r = ctx.auth_r
+        alice = DakeSide(
+            self._tag,
+            self._account,
+            self._profile,
+            auth_r.x,
+            auth_r.a,
+            auth_r.first_ecdh,
+            auth_r.first_dh,
+        )
         i_ring = (bob.profile.public_key, self._forging, alice.ecdh)
         if not ring.rvrf(i_ring, message.sigma, ring_message("auth_i", bob, alice)):
             raise AuthenticationFailed("Auth-I ring signature does not verify")
-        result = self._result("alice", ctx.k, ctx.brace_key, ctx.ours, bob)
+        result = self._result("alice", ctx.k, ctx.brace_key, ctx.first_ecdh, ctx.first_dh, bob)
         self._set(DakeState.START, None)
         return DakeStep(result=result)
 
@@ -529,7 +540,9 @@ class Dake:
             first_dh=alice.first_dh,
         )
         k, brace = mixed_shared_secret(ours.ecdh, message.y, ours.dh, message.b)
-        ctx = _WaitingAuthI(message, message.encode(), auth_r, ours, k, brace)
+        ctx = _WaitingAuthI(
+            message, message.encode(), auth_r, ours.first_ecdh, ours.first_dh, k, brace
+        )
         self._their_instance = message.sender_tag
         self._set(DakeState.WAITING_AUTH_I, ctx)
         return DakeStep(reply=auth_r)
@@ -574,7 +587,8 @@ class Dake:
         role: Literal["alice", "bob"],
         k: bytes,
         brace_key: bytes,
-        ours: _Ephemerals,
+        first_ecdh: ECDHKeyPair,
+        first_dh: DHKeyPair,
         theirs: DakeSide,
     ) -> DakeResult:
         return DakeResult(
@@ -582,8 +596,8 @@ class Dake:
             ssid=ssid_of(k),
             k=k,
             brace_key=brace_key,
-            our_ecdh=ours.first_ecdh,
-            our_dh=ours.first_dh,
+            our_ecdh=first_ecdh,
+            our_dh=first_dh,
             their_ecdh=theirs.first_ecdh,
             their_dh=theirs.first_dh,
             our_profile=self._profile,
