@@ -362,3 +362,30 @@ def test_upgrade_from_v3_to_v4_keeps_the_peer() -> None:
     log = pump(c, d, sent(c.start(NOW)), c)
     assert any(isinstance(e, ev.OtherInstanceSecured) for e in log)
     assert c.version == 3
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_dake_over_a_lossy_network_recovers(rnd: random.Random) -> None:
+    """The DAKE itself under drops, duplicates and reordering (and both sides
+    starting): whatever state it leaves, a new query over a reliable network
+    brings both sides to one shared session."""
+    a, b = conv("alice"), conv("bob")
+    queue: list[tuple[Conversation, str]] = [(b, w) for w in sent(a.start(NOW))]
+    if rnd.random() < 0.5:
+        queue += [(a, w) for w in sent(b.start(NOW))]
+    for _ in range(60):
+        if not queue:
+            break
+        to, wire = queue.pop(rnd.randrange(len(queue)))
+        if rnd.random() < 0.2:
+            continue  # lost
+        if rnd.random() < 0.2:
+            queue.append((to, wire))  # duplicated
+        other = b if to is a else a
+        queue += [(other, w) for w in sent(to.receive(wire, NOW))]
+    if not (a.is_encrypted and b.is_encrypted and a.ssid == b.ssid):
+        pump(a, b, sent(a.start(NOW)), a)
+    assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid and a.version == 4
+    assert got(pump(a, b, sent(a.send("works", NOW)), a)) == ["works"]
+    assert got(pump(a, b, sent(b.send("both ways", NOW)), b)) == ["both ways"]

@@ -506,11 +506,12 @@ def test_identity_checks() -> None:
     _rejects(alice, dataclasses.replace(ident, first_dh=ident.b))
     _rejects(alice, dataclasses.replace(ident, receiver_tag=ALICE.tag + 1))
     _rejects(alice, dataclasses.replace(ident, sender_tag=ALICE.tag))  # a reflection
-    # in WAITING_AUTH_I a different Identity must carry our tag as receiver
+    # in WAITING_AUTH_I a different Identity must be for us (or for any instance)
     alice.receive(ident, NOW)
     other = BOB.dake(ALICE.account).start()
+    _rejects(alice, dataclasses.replace(other, receiver_tag=ALICE.tag + 5))
     assert other.receiver_tag == 0
-    _rejects(alice, other)
+    assert isinstance(alice.receive(other, NOW).reply, AuthRMessage)
 
 
 def test_forged_auth_r_rejected() -> None:

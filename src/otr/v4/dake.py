@@ -52,7 +52,10 @@ Two deliberate deviations from otr4j, for the spec's intent (ERRATA D.3):
   verified, and the two sides end on different keys (transcript T5).  Like
   OTRv3 with a repeated D-H Commit, we answer a byte-identical Identity
   message with the *same* Auth-R and keep our state; T5 then completes.
-  A different Identity message is answered with a new Auth-R as the spec says.
+  A different Identity message is answered with a new Auth-R as the spec says,
+  also when its receiver tag is 0 (the spec wants ours there; but a peer that
+  restarts the DAKE with an Identity message to any instance would otherwise
+  never get an answer after a lost Auth-I).
 * **Crossing Identity messages before instance tags are known** (T6): otr4j
   puts each incoming Identity message on a fresh instance, so no tie-break
   happens and both sides wait for an Auth-I forever.  This object is the DAKE
@@ -462,7 +465,10 @@ class Dake:
         if message.encode() == ctx.identity_bytes:
             # ERRATA D.3 recommendation: the same Identity message gets the same Auth-R.
             return DakeStep(reply=ctx.auth_r)
-        if message.receiver_tag != self._tag:
+        # The spec asks for our tag as receiver here; we also take 0, which is what
+        # a peer sends when it restarts the DAKE before knowing (or while not
+        # trusting) our instance - else a lost Auth-I would block every new DAKE.
+        if message.receiver_tag not in (0, self._tag):
             raise RemoteProtocolError("Identity message for another instance")
         return self._answer_identity(message, now)
 

@@ -284,35 +284,51 @@ class V4Session(SmpSessionMixin):
         raise RemoteProtocolError("not an OTRv4 message this session handles")
 
     def _receive_dake(self, message: DakeMessage, now: float) -> list[Output]:
-        """The DAKE state machine; the protocol's DAKE (our Identity message to any
-        instance) is adopted by the first instance whose message it can process."""
+        """The DAKE state machine.  Our Identity message to any instance (the
+        protocol's DAKE) belongs to whichever instance answers it first:
+
+        * an Identity message meets it when this session has no DAKE of its own
+          under way (the tie-break of crossing Identity messages);
+        * an Auth-R message answers either this session's Identity message or the
+          protocol's: the one whose ring signature verifies is used (both may be
+          outstanding after restarts and losses).
+
+        A DAKE that fails a check is unchanged; the last failure is raised."""
         proto = self._protocol
         dake = self.dake
         master = proto.master_dake
-        adopt = (
-            dake.state is DakeState.START
-            and master.state is DakeState.WAITING_AUTH_R
-            and isinstance(message, IdentityMessage | AuthRMessage)
-        )
-        used = master if adopt else dake
-        before = used.snapshot()
-        step = used.receive(message, now)  # raises with nothing changed
-        try:
-            secured = self._secured(step.result, now) if step.result is not None else []
-        except BaseException:
-            used.restore(before)  # e.g. the rng failed: as if the message never came
-            raise
-        if adopt:
-            self.dake = master
-            proto.master_dake = proto.new_dake()
-        out: list[Output] = []
-        if step.reply is not None:
-            out.append(_transmit(step.reply))
-            self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
-        out += secured
-        if secured:
-            out += self._release_early(now)
-        return out
+        waiting = DakeState.WAITING_AUTH_R
+        candidates = [dake]
+        if isinstance(message, AuthRMessage):
+            candidates = [d for d in (dake, master) if d.state is waiting] or [dake]
+        elif isinstance(message, IdentityMessage) and dake.state is DakeState.START:
+            candidates = [master] if master.state is waiting else [dake]
+        failure: RemoteProtocolError | None = None
+        for used in candidates:
+            before = used.snapshot()
+            try:
+                step = used.receive(message, now)
+            except RemoteProtocolError as exc:
+                failure = exc  # unchanged; try the other outstanding DAKE
+                continue
+            try:
+                secured = self._secured(step.result, now) if step.result is not None else []
+            except BaseException:
+                used.restore(before)  # e.g. the rng failed: as if the message never came
+                raise
+            if used is master and master is not dake:
+                self.dake = master
+                proto.master_dake = proto.new_dake()
+            out: list[Output] = []
+            if step.reply is not None:
+                out.append(_transmit(step.reply))
+                self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
+            out += secured
+            if secured:
+                out += self._release_early(now)
+            return out
+        assert failure is not None
+        raise failure
 
     def _secured(self, result: DakeResult, now: float) -> list[Output]:
         """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I
