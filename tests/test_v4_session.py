@@ -445,3 +445,21 @@ def test_early_messages_are_bounded() -> None:
     assert isinstance(alice.receive(msgs[2], NOW)[0], ev.MessageUnreadable)  # full
     out = alice.receive(auth_i, NOW + 11)  # both held ones are too old by now
     assert [type(o) for o in out] == [Secured]
+
+
+def test_auth_r_for_either_outstanding_identity() -> None:
+    """Bob's session has its own Identity message out and the protocol has a newer
+    one (Bob restarted by a query): an Auth-R for either completes."""
+    for answer_newer in (False, True):
+        alice, bob, _, _ = until_auth_i()  # Bob is ENCRYPTED, Alice waits for Auth-I
+        b = bob.sessions[ALICE_TAG]
+        first = envelope.encode_otr_message(b.dake.start().encode())  # session's own
+        (second,) = wires(bob.protocol.start(4, NOW))  # the protocol's, receiver 0
+        a = alice.sessions[BOB_TAG]
+        a.dake.reset()
+        (auth_r,) = wires(alice.receive(second if answer_newer else first))
+        out = bob.receive(auth_r)
+        assert any(isinstance(o, Secured) for o in out)
+        (auth_i,) = wires(out)
+        assert any(isinstance(o, Secured) for o in alice.receive(auth_i))
+        assert a.ssid == b.ssid

@@ -21,7 +21,10 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   instance answered (``V4Protocol.start``, receiver tag 0) belongs to the
   protocol; the first instance whose Identity or Auth-R message it can
   process adopts it.  So crossing Identity messages go through the
-  tie-break (T6 completes, see :mod:`otr.v4.dake`).
+  tie-break (T6 completes, see :mod:`otr.v4.dake`).  After restarts and
+  losses both an instance's own Identity message and the protocol's may be
+  outstanding: an Auth-R is tried on both and the one it verifies for wins
+  (tested on a lossy, duplicating, reordering network).
 * **No queue** (B.22): the front door holds messages typed before ENCRYPTED.
   Received data messages of the first ratchet that overtake the Auth-I message
   we wait for are held (``V4Settings.early_messages``, ``early_message_age``)
