@@ -389,3 +389,42 @@ def test_dake_over_a_lossy_network_recovers(rnd: random.Random) -> None:
     assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid and a.version == 4
     assert got(pump(a, b, sent(a.send("works", NOW)), a)) == ["works"]
     assert got(pump(a, b, sent(b.send("both ways", NOW)), b)) == ["both ways"]
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.randoms(use_true_random=False), st.sampled_from([0, 300]))
+def test_restarts_and_data_over_a_lossy_network(rnd: random.Random, size: int) -> None:
+    """An ENCRYPTED pair keeps talking while either side restarts the DAKE (a
+    query), over a network that drops, duplicates, reorders and fragments: no
+    internal error, and afterwards (one query at most) one shared session."""
+    a, b = conv("alice", max_size=size), conv("bob", max_size=size)
+    secure(a, b)
+    queue: list[tuple[Conversation, str]] = []
+    now = NOW
+    for i in range(30):
+        now += rnd.choice([0, 1, 30])
+        action = rnd.random()
+        s = rnd.choice([a, b])
+        o = b if s is a else a
+        if action < 0.45:
+            if s.is_encrypted:
+                queue += [(o, w) for w in sent(s.send(f"m{i}", now))]
+        elif action < 0.55:
+            queue += [(o, w) for w in sent(s.start(now))]
+        elif queue:
+            to, wire = queue.pop(rnd.randrange(len(queue)))
+            if rnd.random() < 0.15:
+                continue  # lost
+            if rnd.random() < 0.15:
+                queue.append((to, wire))  # duplicated
+            other = b if to is a else a
+            queue += [(other, w) for w in sent(to.receive(wire, now))]
+    while queue:  # the rest arrives
+        to, wire = queue.pop(0)
+        other = b if to is a else a
+        queue += [(other, w) for w in sent(to.receive(wire, now))]
+    if not (a.is_encrypted and b.is_encrypted and a.ssid == b.ssid):
+        pump(a, b, sent(a.start(now)), a)
+    assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid
+    assert got(pump(a, b, sent(a.send("final", now)), a)) == ["final"]
+    assert got(pump(a, b, sent(b.send("final too", now)), b)) == ["final too"]
