@@ -364,6 +364,25 @@ def test_upgrade_from_v3_to_v4_keeps_the_peer() -> None:
     assert c.version == 3
 
 
+def lossy_step(
+    rnd: random.Random,
+    queue: list[tuple[Conversation, str]],
+    a: Conversation,
+    b: Conversation,
+    now: float,
+    p: float,
+) -> None:
+    """Deliver one random message of ``queue``; it may be lost or duplicated
+    (probability ``p`` each); replies join the queue."""
+    to, wire = queue.pop(rnd.randrange(len(queue)))
+    if rnd.random() < p:
+        return  # lost
+    if rnd.random() < p:
+        queue.append((to, wire))  # duplicated
+    other = b if to is a else a
+    queue += [(other, w) for w in sent(to.receive(wire, now))]
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_dake_over_a_lossy_network_recovers(rnd: random.Random) -> None:
@@ -377,13 +396,7 @@ def test_dake_over_a_lossy_network_recovers(rnd: random.Random) -> None:
     for _ in range(60):
         if not queue:
             break
-        to, wire = queue.pop(rnd.randrange(len(queue)))
-        if rnd.random() < 0.2:
-            continue  # lost
-        if rnd.random() < 0.2:
-            queue.append((to, wire))  # duplicated
-        other = b if to is a else a
-        queue += [(other, w) for w in sent(to.receive(wire, NOW))]
+        lossy_step(rnd, queue, a, b, NOW, 0.2)
     if not (a.is_encrypted and b.is_encrypted and a.ssid == b.ssid):
         pump(a, b, sent(a.start(NOW)), a)
     assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid and a.version == 4
@@ -412,13 +425,7 @@ def test_restarts_and_data_over_a_lossy_network(rnd: random.Random, size: int) -
         elif action < 0.55:
             queue += [(o, w) for w in sent(s.start(now))]
         elif queue:
-            to, wire = queue.pop(rnd.randrange(len(queue)))
-            if rnd.random() < 0.15:
-                continue  # lost
-            if rnd.random() < 0.15:
-                queue.append((to, wire))  # duplicated
-            other = b if to is a else a
-            queue += [(other, w) for w in sent(to.receive(wire, now))]
+            lossy_step(rnd, queue, a, b, now, 0.15)
     while queue:  # the rest arrives
         to, wire = queue.pop(0)
         other = b if to is a else a
