@@ -4,6 +4,10 @@ transcripts, and the C accelerator against its pure-Python twin byte for byte.""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -122,3 +126,40 @@ def test_bad_arguments(impl: int) -> None:
 def test_accelerator_is_in_use() -> None:
     assert datacrypt.seal_message is native.v4_seal_message  # type: ignore[union-attr]
     assert datacrypt.open_message is native.v4_open_message  # type: ignore[union-attr]
+
+
+PURE_SCRIPT = """
+import hashlib, sys
+sys.path.insert(0, "bench")
+from bench_v4_ratchet import pair
+from otr.v4 import datacrypt
+from otr.wire.v4.data import DataMessage4
+alice, bob = pair(b"pure")
+out = hashlib.sha256()
+for n in range(12):
+    sender, receiver = (alice, bob) if n % 3 else (bob, alice)
+    data = sender.seal(b"m%d" % n + b"\\0", 0, 0.0).message.encode()
+    out.update(data + receiver.open(DataMessage4.decode(data), 0.0).plaintext)
+print(datacrypt.seal_message.__name__, out.hexdigest())
+"""
+
+
+@pytest.mark.skipif(native is None, reason="C accelerator not built")
+def test_pure_python_ratchet_writes_the_same_bytes() -> None:
+    """Two ratchets talking (ping-pong and one-way) produce the same messages with
+    and without the accelerator."""
+    repo = Path(__file__).resolve().parent.parent
+    runs = {}
+    for pure in ("", "1"):
+        env = dict(os.environ, OTR_PURE_PYTHON=pure)
+        out = subprocess.run(
+            [sys.executable, "-c", PURE_SCRIPT],
+            env=env,
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        runs[out[0]] = out[1]
+    assert set(runs) == {"v4_seal_message", "py_seal_message"}
+    assert len(set(runs.values())) == 1

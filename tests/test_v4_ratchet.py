@@ -542,3 +542,12 @@ def test_session_expiry_bookkeeping() -> None:
 def test_limits_are_validated(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RatchetLimits(**kwargs)  # type: ignore[arg-type]
+
+
+def test_results_do_not_show_secrets() -> None:
+    alice, bob = ratchet_pair()
+    sealed = alice.seal(b"top secret\0", 0, 0.0)
+    opened = bob.open(sealed.message, 0.0)
+    for text in (repr(sealed), repr(opened), repr(bob._receiving), repr(alice)):
+        assert "top secret" not in text and sealed.extra_key.hex() not in text
+        assert repr(sealed.extra_key) not in text

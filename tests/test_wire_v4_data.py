@@ -4,6 +4,7 @@ data message of the otr4j transcripts; strict decoding."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import struct
 
 import pytest
@@ -230,3 +231,53 @@ def test_round_trip(
     assert back == msg
     assert back.encode() == data
     assert back.authenticated_section() == data[: msg.authenticated_length]
+
+
+def test_t2_fragments_concatenate_to_the_data_messages() -> None:
+    """T2: the pieces of each fragmented data message, joined in order, are the
+    encoded message otr4j reassembled (and decoded above)."""
+    t = transcripts()["T2"]
+    pieces: dict[str, list[str]] = {}
+    checked = 0
+    for step in t["steps"]:
+        wire = step.get("wire", "")
+        if step["kind"] != "deliver" or not wire.startswith("?OTR|"):
+            continue
+        header, index, total, piece, _ = wire[5:].split(",")
+        pieces.setdefault(header, []).append(piece)
+        assert int(index) == len(pieces[header])
+        if int(index) == int(total) and step["message"]["type"] == "DataMessage4":
+            joined = "".join(pieces.pop(header))
+            assert joined == step["message"]["reassembled"]
+            assert (
+                DataMessage4.decode(base64.b64decode(joined[5:-1])).encode().hex()
+                == (step["message"]["bytes"])
+            )
+            checked += 1
+    assert checked == 3
+
+
+@given(tail=st.binary(max_size=700), prefix=st.integers(0, len(SAMPLE)))
+def test_decode_of_arbitrary_bytes_raises_only_decode_errors(tail: bytes, prefix: int) -> None:
+    """A genuine prefix (from none to all of a message) then anything."""
+    with contextlib.suppress(DecodeError, InvalidGroupElement):
+        DataMessage4.decode(SAMPLE[:prefix] + tail)
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(SAMPLE) - 1), st.integers(0, 255)), min_size=1, max_size=4
+    ),
+    cut=st.integers(0, 8),
+)
+def test_decode_of_mutated_messages_raises_only_decode_errors(
+    edits: list[tuple[int, int]], cut: int
+) -> None:
+    forged = bytearray(SAMPLE)
+    for pos, value in edits:
+        forged[pos] = value
+    try:
+        msg = DataMessage4.decode(bytes(forged[: len(forged) - cut]))
+    except (DecodeError, InvalidGroupElement):
+        return
+    assert msg.encode() == bytes(forged[: len(forged) - cut])

@@ -227,8 +227,8 @@ class Opened(NamedTuple):
 
 @dataclass(frozen=True)
 class _Skipped:
-    mk_enc: bytes
-    extra_key: bytes
+    mk_enc: bytes = field(repr=False)
+    extra_key: bytes = field(repr=False)
     stored_at: float
 
 
@@ -239,8 +239,8 @@ class _ReceivingChain:
     """Their ECDH public key (POINT bytes) that every message of the chain carries."""
     dh: int | None
     """Their DH public key as messages of the chain carry it (None unless id % 3 == 0)."""
-    chain_key: bytes
-    k: int
+    chain_key: bytes = field(repr=False)
+    k: int = 0
     """Next expected message id."""
 
 
@@ -511,17 +511,14 @@ class DoubleRatchet:
     def _add_reveal(self, mk_mac: bytes, *, first: bool = False) -> None:
         """Queue ``mk_mac`` for revelation, at the end (or the front, as otr4j puts the
         key of a message that started a new ratchet); beyond ``max_pending_reveals``
-        the keys at the other end are forgotten."""
+        the key at the other end is forgotten."""
+        reveals = self._reveals
         if first:
-            self._reveals.insert(0, mk_mac)
+            reveals.insert(0, mk_mac)
         else:
-            self._reveals.append(mk_mac)
-        excess = len(self._reveals) - self.limits.max_pending_reveals
-        if excess > 0:
-            if first:
-                del self._reveals[-excess:]
-            else:
-                del self._reveals[:excess]
+            reveals.append(mk_mac)
+        if len(reveals) > self.limits.max_pending_reveals:
+            del reveals[-1 if first else 0]
 
     def open(self, message: DataMessage4, now: float) -> Opened:
         """Verify and decrypt one data message ("When you receive a Data Message").
@@ -589,6 +586,7 @@ class DoubleRatchet:
             raise TooManySkippedKeys("message would skip more keys than max_skip")
 
     def _open_current(self, message: DataMessage4, chain: _ReceivingChain, now: float) -> Opened:
+        """A message of the current receiving chain (the per-message hot path)."""
         mid, k = message.message_id, chain.k
         if mid < k:
             raise MessageReplayed("message id already used in this chain")
@@ -603,9 +601,11 @@ class DoubleRatchet:
         # Adopt: nothing below can fail.
         chain.chain_key = next_key
         chain.k = mid + 1
-        self._store(skipped)
+        if skipped:
+            self._store(skipped)
         self._add_reveal(mk_mac)
-        self._expire_skipped(now)
+        if self._skipped:
+            self._expire_skipped(now)
         return Opened(plaintext, extra, message.ratchet_id, mid, message.flags, False)
 
     def _open_new_ratchet(

@@ -23,9 +23,14 @@ Decoding is strict: wrong version or type, truncated or trailing input, a
 non-minimal MPI raise :class:`~otr.errors.DecodeError`; an ECDH key that is not a
 valid point or a DH key outside the group raise
 :class:`~otr.errors.InvalidGroupElement`.  Every message of a chain carries the
-same ECDH key, and its full validation costs a scalar multiplication (``q * P``),
-so validated decodings of recently seen keys are kept in a small LRU cache (a
-pure function of the 57 bytes; failures are never cached).
+same ECDH key (and DH key), and their full validation costs a scalar
+multiplication (``q * P``) and a Jacobi symbol, so validated decodings of
+recently seen keys are kept in small LRU caches (pure functions of the bytes;
+failures are never cached).
+
+The sender's fast path builds a chain's :class:`Head` once (:func:`encode_head`),
+changes only the flags and message id per message (:func:`with_counters`) and
+wraps the result with :meth:`DataMessage4.assemble`.
 """
 
 from __future__ import annotations
