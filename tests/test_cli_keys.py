@@ -438,3 +438,14 @@ def test_load_identity_of_a_v3_only_account(home: Path, capsys: pytest.CaptureFi
     assert identity.instance_tag == InstanceTagStore.from_file(home / "otr.instance_tags").get(
         "carol", "xmpp"
     )
+
+
+def test_import_brings_v4_fingerprints_along(
+    home: Path, purple: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v4_line = b"amy\tme@x\txmpp\t" + bytes(range(56)).hex().encode() + b"\tsmp\n"
+    (purple / "otr.fingerprints.v4").write_bytes(v4_line)
+    code, out, _ = otr_keys(capsys, "import", str(purple))
+    assert code == 0 and "7 fingerprint(s)" in out
+    assert (home / "otr.fingerprints").read_bytes() == LIBOTR_FINGERPRINTS
+    assert (home / "otr.fingerprints.v4").read_bytes() == v4_line

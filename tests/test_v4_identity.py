@@ -9,6 +9,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SPEC_VECTORS
 from otr.crypto.dsa import DSAPrivateKey
@@ -183,3 +185,20 @@ def test_repr_shows_no_secrets() -> None:
     assert identity.v4 is not None
     assert identity.v4.long_term.sym_key.hex() not in text.lower()
     assert str(key.x) not in text and f"{key.x:x}" not in text
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.lists(st.integers(0, 20 * 24 * 3600), min_size=1, max_size=6))
+def test_renewal_keeps_a_valid_profile_at_all_times(steps: list[int]) -> None:
+    # Time moves forward by arbitrary steps; after each renew_profile(now) the profile
+    # is valid for at least 12 more hours, and it changed exactly when it was due.
+    identity = Identity.generate("a", "p", os.urandom, NOW)
+    now = NOW
+    for step in steps:
+        now += step
+        due = identity.profile_renewal_due()
+        assert due is not None
+        changed = identity.renew_profile(now, os.urandom)
+        assert changed is (now >= due)
+        assert identity.client_profile is not None
+        identity.client_profile.validate(now + PROFILE_RENEW_BEFORE - 1)

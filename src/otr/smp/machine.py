@@ -19,8 +19,9 @@ OTRv3").
   * the user's abort always sends TLV 6 and resets.
 
 A version subclasses :class:`SmpMachine`, sets ``FINGERPRINT_BYTES`` (and
-``EXPECTED`` when it has more SMP TLVs than 2-5) and implements
-:meth:`SmpMachine._handle`; the initiator's and responder's per-exchange values live in
+``EXPECTED`` when it has more SMP TLVs than 2-5) and implements ``start``, ``respond``
+and :meth:`SmpMachine._handle`, so a session can drive any version through the
+:class:`SmpMachine` interface; the initiator's and responder's per-exchange values live in
 ``_alice`` / ``_bob`` (None when not in use).
 """
 
@@ -116,6 +117,15 @@ class SmpMachine(Generic[AliceT, BobT]):
         self.state = SmpState.SMPSTATE_EXPECT1
         self._alice = None
         self._bob = None
+
+    def start(self, secret: bytes, question: str | None = None) -> SmpStep:
+        """Spec "User requests to begin SMP": the version's SMP message 1."""
+        raise NotImplementedError
+
+    def respond(self, secret: bytes) -> SmpStep:
+        """Answer the peer's pending request (:attr:`request_pending`) with message 2;
+        :class:`~otr.errors.LocalProtocolError` when there is none."""
+        raise NotImplementedError
 
     def abort(self) -> SmpStep:
         """Spec "User requests to abort SMP": send TLV 6 in all cases, go to EXPECT1."""

@@ -32,6 +32,12 @@ follows otr4j, as checked against the recorded otr4j conversation T3:
   (:func:`otr.crypto.ed448.random_scalar`), in otr4j's order, so recorded draws reproduce
   otr4j's messages byte for byte.
 
+For the session that drives it: the TLVs of one :class:`~otr.smp.machine.SmpStep` go in
+one data message, with the IGNORE_UNREADABLE flag as otr4j sets it on SMP messages
+(ERRATA D.2); received TLVs 2-6 go to :meth:`Smp.receive` in their order in the
+message; :meth:`Smp.reset` when the session leaves ENCRYPTED_MESSAGES (spec "The SMP
+State Machine").
+
 Events are OTRv3's (above), not otr4j's: otr4j reports an ``SMP_COMPLETED`` event after
 every SMP message with the current, still undecided status (ERRATA D.2); a session that
 talks to otr4j needs nothing from those.

@@ -4,20 +4,29 @@
 libotr has no place for OTRv4 keys, so this file is ours; it uses the S-expression
 syntax of ``otr.private_key`` (:mod:`otr.storage.sexp`) so that errors name a line and
 column.  Binary values are written as ``#HEX#``, names as libgcrypt prints atoms (a bare
-token or a quoted string).  Version 1::
+token or a quoted string).  Version 1, as :meth:`IdentityStore.to_bytes` lays it out
+(whitespace between items is free when reading)::
 
     (otr-identities
-     (version 1)
+     (version "1")
      (identity
       (account "alice@example.org")
       (protocol xmpp)
       (instance-tag #59366628#)
-      (private-key (dsa (p #..#) (q #..#) (g #..#) (y #..#) (x #..#)))
+      (private-key
+       (dsa
+        (p #00FD7F53...#)
+        (q #009760508F...#)
+        (g #F7E1A085...#)
+        (y #CE2C6E13...#)
+        (x #0C50045B...#)
+        )
+       )
       (ed448-long-term #<57-byte RFC 8032 symmetric key>#)
       (ed448-forging-public #<57-byte POINT F>#)
       (client-profile #<CLIENT-PROF>#)
-      )
      )
+    )
 
 * ``instance-tag`` (4 bytes, big-endian, >= 0x100) is required;
 * ``private-key`` is the OTRv3 DSA key exactly as in ``otr.private_key``;
