@@ -703,3 +703,39 @@ def test_entropy_failure_at_every_call_site_never_breaks_the_session() -> None:
         _, got_a, got_b = _entropy_scenario(fail_at)
         assert got_b == expect_b, fail_at
         assert got_a == expect_a, fail_at
+
+
+def test_eviction_order_and_refusal_at_the_instance_cap() -> None:
+    pol = Policy.named("MANUAL")
+    a = Conversation(
+        KEY_A, "bob", policy=pol, limits=Limits(max_instances=2), rng=random.Random(1).randbytes
+    )
+    b = Conversation(KEY_B, "alice", policy=pol, rng=random.Random(2).randbytes)
+    Net(a, b).pump(a, a.start())
+    us = a.our_instance
+
+    def frag(tag: int) -> list[ev.Event]:
+        return a.receive(f"?OTR|{tag:08x}|{us:08x},00001,00002,AAAA,")
+
+    assert frag(0x5000) == [] and frag(0x5001) == []  # the second evicts the first
+    assert set(a.sessions) == {(3, b.our_instance), (3, 0x5001)}
+    _mallory(a)  # evicts 0x5001, never established
+    assert set(a.sessions) == {(3, b.our_instance), (3, MALLORY_TAG)}
+    # Two ENCRYPTED instances: a third one is refused, nothing established is lost.
+    assert frag(0x5002) == [ev.MessageUnreadable("too many remote instances")]
+    a.end()
+    assert frag(0x5003) == []  # now Mallory's (PLAINTEXT, not selected) makes room
+    assert set(a.sessions) == {(3, b.our_instance), (3, 0x5003)}
+
+
+def test_blocked_instance_refuses_smp_and_extra_key() -> None:
+    a, b, _ = _verified_pair()
+    _m, mnet = _mallory(a, tag=b.our_instance)
+    (other,) = mnet.of(a, ev.OtherInstanceSecured)
+    assert other.selected_instance == 0  # type: ignore[attr-defined]
+    with pytest.raises(LocalProtocolError):
+        a.smp_start("s")
+    with pytest.raises(LocalProtocolError):
+        a.use_extra_key(1)
+    a.end()
+    assert [type(e) for e in a.send("now plaintext")] == [ev.SendMessage]

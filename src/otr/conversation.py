@@ -39,7 +39,7 @@ from .instance import (
     Transmit,
     VersionProtocol,
 )
-from .limits import Limits, encoded_length_bound
+from .limits import Limits
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
 from .wire import envelope, registry, tlv
@@ -47,8 +47,6 @@ from .wire import v3 as wire3
 from .wire.fragment import (
     MAX_PIECES,
     Fragment,
-    fragment_count,
-    fragment_message,
     parse_fragment,
 )
 
@@ -329,7 +327,7 @@ class Conversation:
         if not limit:
             return
         size = len(message) + (1 + sum(4 + len(t.value) for t in tlvs) if tlvs else 0)
-        count = fragment_count(encoded_length_bound(size), limit, slot.version)
+        count = self._protocols[slot.version].fragments_needed(size, slot.version, limit)
         most = min(self.limits.max_fragments, MAX_PIECES)
         if count > most:
             raise LocalProtocolError(
@@ -815,7 +813,7 @@ class Conversation:
     def _emit(self, wire: str, version: int, their: int) -> list[Event]:
         limit = self.policy.max_message_size
         if limit and len(wire) > limit:
-            pieces = fragment_message(wire, limit, version, self.our_instance, their)
+            pieces = self._protocols[version].fragment(wire, version, limit, their)
             return [ev.SendMessage(p) for p in pieces]
         return [ev.SendMessage(wire)]
 

@@ -220,6 +220,17 @@ class VersionProtocol(Protocol):
         Query Message" / whitespace tag): the first message, receiver instance 0."""
         ...
 
+    def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
+        """Split an encoded message longer than ``max_size`` into fragments of at
+        most ``max_size`` characters (the front door decides when to)."""
+        ...
+
+    def fragments_needed(self, plaintext_bytes: int, version: int, max_size: int) -> int:
+        """An upper bound on the fragments a data message carrying this much
+        plaintext needs (the front door refuses to send more than the receiver's
+        ``Limits.max_fragments`` before anything is encrypted)."""
+        ...
+
     def new_reassembler(self, version: int, limits: Limits) -> FragmentBuffer:
         """The fragment buffer for fragments of protocol ``version`` from one instance
         (the hook for OTRv4's reassembler)."""
