@@ -213,6 +213,16 @@ class Conversation:
         self._held: list[tuple[str, float]] = []
         self._offer_tag = True
 
+    def add_protocol(self, protocol: VersionProtocol) -> None:
+        """Speak another protocol family (the hook for OTRv4's
+        :class:`~otr.instance.VersionProtocol`, made with this conversation's
+        ``our_instance`` and ``rng``); it takes over the versions it claims.  Call it
+        before any message is sent or received."""
+        if self._slots:
+            raise LocalProtocolError("protocols must be added before the conversation starts")
+        for version in protocol.versions:
+            self._protocols[version] = protocol
+
     # ------------------------------------------------------------------ status
 
     @property
@@ -505,14 +515,12 @@ class Conversation:
         return out
 
     def _start_ake_for(self, versions: frozenset[int], now: float) -> list[Event]:
-        """Query or tag: send a v3 (else v2) D-H Commit (spec "Receiving a Query Message")."""
-        policy = self.policy
-        if 3 in versions and policy.allow_v3:
-            version = 3
-        elif 2 in versions and policy.allow_v2:
-            version = 2
-        else:
+        """Query or tag: start the key exchange of the highest version both sides
+        allow (spec "Receiving a Query Message": a v3, else v2, D-H Commit)."""
+        common = versions & self._offer_versions()
+        if not common:
             return []
+        version = max(common)
         return self._outputs(self._protocols[version].start(version, now), version, 0, now)
 
     # -- fragments
@@ -583,7 +591,7 @@ class Conversation:
             problem = self._check_instances(
                 header.sender_instance,
                 header.receiver_instance,
-                header.type == wire3.DH_COMMIT,
+                self._protocols[version].addressed_to_any(version, header.type),
             )
             if problem is not None:
                 return problem

@@ -220,6 +220,12 @@ class VersionProtocol(Protocol):
         Query Message" / whitespace tag): the first message, receiver instance 0."""
         ...
 
+    def addressed_to_any(self, version: int, mtype: int) -> bool:
+        """Whether a message of this type may carry receiver instance tag 0 (it
+        opens a key exchange with "any instance": OTRv3's D-H Commit, OTRv4's
+        Identity message); others addressed to 0 are for another instance."""
+        ...
+
     def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
         """Split an encoded message longer than ``max_size`` into fragments of at
         most ``max_size`` characters (the front door decides when to)."""

@@ -73,6 +73,9 @@ class V3Protocol:
         wire = wire3.encode_message(version, self.our_instance, 0, commit)
         return [Transmit(envelope.encode_otr_message(wire))]
 
+    def addressed_to_any(self, version: int, mtype: int) -> bool:
+        return mtype == wire3.DH_COMMIT
+
     def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
         return fragment_message(wire, max_size, version, self.our_instance, their_instance)
 
