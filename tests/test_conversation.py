@@ -454,7 +454,7 @@ def test_mallory_reusing_bobs_instance_tag_blocks_sending() -> None:
     m, mnet = _mallory(a, tag=b.our_instance)
     assert mnet.of(a, ev.FingerprintChanged) and mnet.of(a, ev.OtherInstanceSecured)
     out = a.send("secret for bob")
-    assert [type(e) for e in out] == [ev.MessageNotSent]
+    assert [type(e) for e in out] == [ev.MessageNotSent] and a.sending_blocked
     assert _readable_by(m, out) == []
     a.select_instance(b.our_instance)  # the user accepts the new key
     assert _readable_by(m, a.send("ok")) == ["ok"]

@@ -232,11 +232,18 @@ class Conversation:
 
     @property
     def current(self) -> InstanceSession | None:
-        """The session outgoing messages go to: the most recently secured one."""
+        """The session outgoing messages go to: the selected instance (the first
+        secured, then as :meth:`select_instance` and the rule of ``_selects`` say)."""
         if self._current is None:
             return None
         slot = self._slots.get(self._current)
         return slot.session if slot is not None else None
+
+    @property
+    def sending_blocked(self) -> bool:
+        """The selected instance completed a key exchange with a different key:
+        ``send`` answers ``MessageNotSent`` until :meth:`select_instance`."""
+        return self._blocked
 
     @property
     def msgstate(self) -> MsgState:

@@ -192,12 +192,16 @@ class V3Session:
             # the user that an unreadable encrypted message was received, and reply
             # with an Error Message" (libotr: OTRL_ERRCODE_MSG_NOT_IN_PRIVATE).  This
             # is how a peer that lost its session (restarted) makes us start again.
+            # OTRv2 messages carry no instance tags and may be for another of our
+            # clients: as libotr, we only tell the user.
             if ignore:
                 return []
-            return [
-                ev.MessageUnreadable("encrypted message received outside a private conversation"),
-                self._protocol.error(ERR_NOT_IN_PRIVATE),
-            ]
+            unreadable = ev.MessageUnreadable(
+                "encrypted message received outside a private conversation"
+            )
+            if binary[1] == 2:
+                return [unreadable]
+            return [unreadable, self._protocol.error(ERR_NOT_IN_PRIVATE)]
         try:
             result = self.data.decrypt(binary)
         except RemoteProtocolError:
