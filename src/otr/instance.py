@@ -36,8 +36,29 @@ Rules for an implementation (enforced by review and by the conversation's tests)
 * The user-side methods (``send``, ``smp_*``, ``extra_key``) raise
   :class:`~otr.errors.LocalProtocolError` on misuse and never leave the session
   half-changed when the ``rng`` raises.
+* The ``rng`` a protocol is given raises :class:`~otr.errors.EntropyError` when the
+  application's randomness fails: draw randomness before changing state (the front
+  door reports EntropyError from ``receive`` as ``MessageUnreadable`` with nothing
+  changed, and raises it from user calls); where a step can safely be deferred
+  (OTRv3 key rotation), defer it instead.
 * ``now`` is Unix time in seconds (``time.time()``), the one clock of the API.
 * Fingerprints are bytes: 20 (OTRv3, SHA-1 of the DSA key) or 56 (OTRv4).
+* ``established`` turns True when a key exchange first completes; the front door
+  never evicts the selected instance and prefers evicting instances that never
+  completed one (``Limits.max_instances``).
+
+Plugging in a version (OTRv4): register its message decoders with
+:func:`otr.wire.registry.register`, implement :class:`VersionProtocol` (made with the
+conversation's ``our_instance`` and ``rng``) and :class:`InstanceSession`, and call
+:meth:`otr.Conversation.add_protocol` before the conversation starts.  The front door
+then offers the version in queries and whitespace tags when the policy allows it,
+starts the highest common version, routes every message of that version from
+instance T to the session it keeps for ``(version, T)`` (made on first use), asks the
+protocol to fragment and reassemble, and runs the sessions' timers.  A key exchange
+that runs beside an established session (OTRv4 ERRATA B21: a replayed or stray
+Identity message must not tear down ENCRYPTED) is the session's own business: it
+returns :class:`Secured` (``refreshed=True``) only when the new keys are in use.
+``tests/test_instance.py`` plugs a toy version 4 in this way.
 """
 
 from __future__ import annotations
