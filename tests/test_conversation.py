@@ -428,7 +428,11 @@ def _readable_by(c: Conversation, events: list[ev.Event]) -> list[str]:
     got: list[str] = []
     for e in events:
         if isinstance(e, ev.SendMessage):
-            got += [g.text for g in c.receive(e.text) if isinstance(g, ev.MessageReceived)]
+            got += [
+                g.text
+                for g in c.receive(e.text)
+                if isinstance(g, ev.MessageReceived) and g.encrypted
+            ]
     return got
 
 
@@ -739,3 +743,48 @@ def test_blocked_instance_refuses_smp_and_extra_key() -> None:
         a.use_extra_key(1)
     a.end()
     assert [type(e) for e in a.send("now plaintext")] == [ev.SendMessage]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(["bob", "bob2", "mallory", "mallory_as_bob", "verify", "send"]),
+        min_size=1,
+        max_size=7,
+    )
+)
+def test_mallory_never_reads_once_bob_is_selected(steps: list[str]) -> None:
+    """Issue 12.1 as a property: whatever the order of AKEs by Bob (two devices, one
+    key), Mallory (her own tag, or Bob's) and SMP, once Bob's key was selected no
+    message of Alice's is readable by Mallory (the application never switches)."""
+    pol = Policy.named("MANUAL")
+    alice = Conversation(KEY_A, "bob", policy=pol, rng=random.Random(1).randbytes)
+    tags = {"bob": 0x1000, "bob2": 0x2000, "mallory": 0x3000, "mallory_as_bob": 0x1000}
+    keys = {"bob": KEY_B, "bob2": KEY_B, "mallory": KEY_M, "mallory_as_bob": KEY_M}
+    parties = {
+        name: Conversation(
+            keys[name],
+            "alice",
+            policy=pol,
+            instance_tag=tags[name],
+            rng=random.Random(i + 2).randbytes,
+        )
+        for i, name in enumerate(tags)
+    }
+    first_key = None
+    for n, step in enumerate([*steps, "send"]):
+        if step in parties:
+            Net(alice, parties[step]).pump(parties[step], parties[step].start())
+            if first_key is None:
+                first_key = keys[step]
+        elif step == "verify" and alice.is_encrypted and not alice.sending_blocked:
+            peer = next(p for p in parties.values() if p.is_encrypted and p.ssid == alice.ssid)
+            net = Net(alice, peer)
+            net.pump(alice, alice.smp_start("pier"))
+            net.pump(peer, peer.smp_respond("pier"))
+        elif step == "send":
+            out = alice.send(f"secret {n}")
+            for name, party in parties.items():
+                got = _readable_by(party, out)
+                if got and keys[name] is KEY_M:
+                    assert first_key is KEY_M, (steps, name)
