@@ -788,3 +788,27 @@ def test_mallory_never_reads_once_bob_is_selected(steps: list[str]) -> None:
                 got = _readable_by(party, out)
                 if got and keys[name] is KEY_M:
                     assert first_key is KEY_M, (steps, name)
+
+
+def test_messages_sent_after_the_error_are_resent_too() -> None:
+    a, b, _ = secured_pair(Policy.named("OPPORTUNISTIC"))
+    b2 = _restarted_bob(b)
+    now = 100.0
+    (m1,) = a.send("m1", now=now)
+    replies = b2.receive(m1.text, now)  # type: ignore[attr-defined]
+    error = next(e for e in replies if isinstance(e, ev.SendMessage))
+    got = a.receive(error.text, now)
+    assert ev.MessagesPossiblyLost(b.our_instance, ("m1",)) in got
+    query = [e for e in got if isinstance(e, ev.SendMessage)]
+    (m2,) = a.send("m2", now=now)  # before the new AKE: lost as well
+    error2 = next(e for e in b2.receive(m2.text, now) if isinstance(e, ev.SendMessage))  # type: ignore[attr-defined]
+    got = a.receive(error2.text, now)
+    assert ev.MessagesPossiblyLost(b.our_instance, ("m1", "m2")) in got
+    assert (
+        a.receive(error2.text, now).count(ev.MessagesPossiblyLost(b.our_instance, ("m1", "m2")))
+        == 0
+    )
+    net = Net(a, b2)
+    net.pump(a, query)
+    assert net.received(b2) == ["m1", "m2"]
+    assert ev.Warning("The last 2 messages were resent.") in net.seen[id(a)]

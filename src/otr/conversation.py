@@ -142,6 +142,8 @@ class _Slot:
     sent: deque[tuple[str, float]] = field(default_factory=deque)
     """Messages sent since this instance last wrote to us (bounded by
     ``Limits.resend_record``): what it may have lost if it reports an error."""
+    reported: tuple[str, ...] = ()
+    """What the last MessagesPossiblyLost named (not named twice)."""
     may_retransmit: bool = False
     """libotr: sent messages become eligible for resending when the peer answers
     with an OTR Error (it lost its session); a refreshed AKE within
@@ -307,8 +309,9 @@ class Conversation:
                 return [ev.MessageNotSent(text, _BLOCKED)]
             self._check_fragments(slot, message, tlvs)
             out = self._run(slot, slot.session.send(message, tlvs, now), now)
+            # Recorded for a resend; unlike libotr, sending does not cancel a resend
+            # already due (a message sent after the peer's error is lost too).
             self._record(slot, text, now)
-            slot.may_retransmit = False
             return out
         if state is MsgState.FINISHED:
             return [ev.MessageNotSent(text, "the peer has ended the private conversation")]
@@ -513,9 +516,10 @@ class Conversation:
         out: list[Event] = [ev.ErrorReceived(envelope.parse_error(text) or "")]
         slot = self._current_slot()
         if slot is not None and slot.session.msgstate is MsgState.ENCRYPTED:
-            if slot.sent and not slot.may_retransmit:
-                texts = tuple(t for t, _ in slot.sent)
+            texts = tuple(t for t, _ in slot.sent)
+            if texts and texts != slot.reported:
                 out.append(ev.MessagesPossiblyLost(slot.session.their_instance, texts))
+                slot.reported = texts
             slot.may_retransmit = True
         if self.policy.error_start_ake and self._offer_versions():
             out.append(ev.SendMessage(self._query_text()))
@@ -748,6 +752,7 @@ class Conversation:
             elif recent:
                 out.append(ev.Warning(f"The last {len(recent)} messages were resent."))
         slot.may_retransmit = False
+        slot.reported = ()
         return out
 
     def _selects(self, slot: _Slot, secured: Secured, trust: Trust) -> bool:
