@@ -567,6 +567,8 @@ def test_oversized_tlvs_raise_local_error() -> None:
         a.send("x", tlvs=[Tlv(70000, b"")])
     with pytest.raises(LocalProtocolError):
         a.send("x", tlvs=[Tlv(-1, b"")])
+    with pytest.raises(LocalProtocolError):
+        a.use_extra_key(1, b"u" * 65532)
     net.pump(a, a.send("fine"))
     assert net.received(b)[-1] == "fine"
 

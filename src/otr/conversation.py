@@ -420,6 +420,8 @@ class Conversation:
         slot = self._encrypted_slot("no private conversation")
         if not 0 <= use <= 0xFFFFFFFF:
             raise LocalProtocolError("use must fit in 32 bits")
+        if len(usedata) > tlv.MAX_TLV_VALUE - 4:
+            raise LocalProtocolError("usedata does not fit one TLV")
         return self._run(slot, slot.session.extra_key(use, usedata, now), now)
 
     def next_deadline(self) -> float | None:
