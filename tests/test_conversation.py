@@ -428,7 +428,11 @@ def _readable_by(c: Conversation, events: list[ev.Event]) -> list[str]:
     got: list[str] = []
     for e in events:
         if isinstance(e, ev.SendMessage):
-            got += [g.text for g in c.receive(e.text) if isinstance(g, ev.MessageReceived)]
+            got += [
+                g.text
+                for g in c.receive(e.text)
+                if isinstance(g, ev.MessageReceived) and g.encrypted
+            ]
     return got
 
 
@@ -454,7 +458,7 @@ def test_mallory_reusing_bobs_instance_tag_blocks_sending() -> None:
     m, mnet = _mallory(a, tag=b.our_instance)
     assert mnet.of(a, ev.FingerprintChanged) and mnet.of(a, ev.OtherInstanceSecured)
     out = a.send("secret for bob")
-    assert [type(e) for e in out] == [ev.MessageNotSent]
+    assert [type(e) for e in out] == [ev.MessageNotSent] and a.sending_blocked
     assert _readable_by(m, out) == []
     a.select_instance(b.our_instance)  # the user accepts the new key
     assert _readable_by(m, a.send("ok")) == ["ok"]
@@ -563,6 +567,8 @@ def test_oversized_tlvs_raise_local_error() -> None:
         a.send("x", tlvs=[Tlv(70000, b"")])
     with pytest.raises(LocalProtocolError):
         a.send("x", tlvs=[Tlv(-1, b"")])
+    with pytest.raises(LocalProtocolError):
+        a.use_extra_key(1, b"u" * 65532)
     net.pump(a, a.send("fine"))
     assert net.received(b)[-1] == "fine"
 
@@ -703,3 +709,108 @@ def test_entropy_failure_at_every_call_site_never_breaks_the_session() -> None:
         _, got_a, got_b = _entropy_scenario(fail_at)
         assert got_b == expect_b, fail_at
         assert got_a == expect_a, fail_at
+
+
+def test_eviction_order_and_refusal_at_the_instance_cap() -> None:
+    pol = Policy.named("MANUAL")
+    a = Conversation(
+        KEY_A, "bob", policy=pol, limits=Limits(max_instances=2), rng=random.Random(1).randbytes
+    )
+    b = Conversation(KEY_B, "alice", policy=pol, rng=random.Random(2).randbytes)
+    Net(a, b).pump(a, a.start())
+    us = a.our_instance
+
+    def frag(tag: int) -> list[ev.Event]:
+        return a.receive(f"?OTR|{tag:08x}|{us:08x},00001,00002,AAAA,")
+
+    assert frag(0x5000) == [] and frag(0x5001) == []  # the second evicts the first
+    assert set(a.sessions) == {(3, b.our_instance), (3, 0x5001)}
+    _mallory(a)  # evicts 0x5001, never established
+    assert set(a.sessions) == {(3, b.our_instance), (3, MALLORY_TAG)}
+    # Two ENCRYPTED instances: a third one is refused, nothing established is lost.
+    assert frag(0x5002) == [ev.MessageUnreadable("too many remote instances")]
+    a.end()
+    assert frag(0x5003) == []  # now Mallory's (PLAINTEXT, not selected) makes room
+    assert set(a.sessions) == {(3, b.our_instance), (3, 0x5003)}
+
+
+def test_blocked_instance_refuses_smp_and_extra_key() -> None:
+    a, b, _ = _verified_pair()
+    _m, mnet = _mallory(a, tag=b.our_instance)
+    (other,) = mnet.of(a, ev.OtherInstanceSecured)
+    assert other.selected_instance == 0  # type: ignore[attr-defined]
+    with pytest.raises(LocalProtocolError):
+        a.smp_start("s")
+    with pytest.raises(LocalProtocolError):
+        a.use_extra_key(1)
+    a.end()
+    assert [type(e) for e in a.send("now plaintext")] == [ev.SendMessage]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(["bob", "bob2", "mallory", "mallory_as_bob", "verify", "send"]),
+        min_size=1,
+        max_size=7,
+    )
+)
+def test_mallory_never_reads_once_bob_is_selected(steps: list[str]) -> None:
+    """Issue 12.1 as a property: whatever the order of AKEs by Bob (two devices, one
+    key), Mallory (her own tag, or Bob's) and SMP, once Bob's key was selected no
+    message of Alice's is readable by Mallory (the application never switches)."""
+    pol = Policy.named("MANUAL")
+    alice = Conversation(KEY_A, "bob", policy=pol, rng=random.Random(1).randbytes)
+    tags = {"bob": 0x1000, "bob2": 0x2000, "mallory": 0x3000, "mallory_as_bob": 0x1000}
+    keys = {"bob": KEY_B, "bob2": KEY_B, "mallory": KEY_M, "mallory_as_bob": KEY_M}
+    parties = {
+        name: Conversation(
+            keys[name],
+            "alice",
+            policy=pol,
+            instance_tag=tags[name],
+            rng=random.Random(i + 2).randbytes,
+        )
+        for i, name in enumerate(tags)
+    }
+    first_key = None
+    for n, step in enumerate([*steps, "send"]):
+        if step in parties:
+            Net(alice, parties[step]).pump(parties[step], parties[step].start())
+            if first_key is None:
+                first_key = keys[step]
+        elif step == "verify" and alice.is_encrypted and not alice.sending_blocked:
+            peer = next(p for p in parties.values() if p.is_encrypted and p.ssid == alice.ssid)
+            net = Net(alice, peer)
+            net.pump(alice, alice.smp_start("pier"))
+            net.pump(peer, peer.smp_respond("pier"))
+        elif step == "send":
+            out = alice.send(f"secret {n}")
+            for name, party in parties.items():
+                got = _readable_by(party, out)
+                if got and keys[name] is KEY_M:
+                    assert first_key is KEY_M, (steps, name)
+
+
+def test_messages_sent_after_the_error_are_resent_too() -> None:
+    a, b, _ = secured_pair(Policy.named("OPPORTUNISTIC"))
+    b2 = _restarted_bob(b)
+    now = 100.0
+    (m1,) = a.send("m1", now=now)
+    replies = b2.receive(m1.text, now)  # type: ignore[attr-defined]
+    error = next(e for e in replies if isinstance(e, ev.SendMessage))
+    got = a.receive(error.text, now)
+    assert ev.MessagesPossiblyLost(b.our_instance, ("m1",)) in got
+    query = [e for e in got if isinstance(e, ev.SendMessage)]
+    (m2,) = a.send("m2", now=now)  # before the new AKE: lost as well
+    error2 = next(e for e in b2.receive(m2.text, now) if isinstance(e, ev.SendMessage))  # type: ignore[attr-defined]
+    got = a.receive(error2.text, now)
+    assert ev.MessagesPossiblyLost(b.our_instance, ("m1", "m2")) in got
+    assert (
+        a.receive(error2.text, now).count(ev.MessagesPossiblyLost(b.our_instance, ("m1", "m2")))
+        == 0
+    )
+    net = Net(a, b2)
+    net.pump(a, query)
+    assert net.received(b2) == ["m1", "m2"]
+    assert ev.Warning("The last 2 messages were resent.") in net.seen[id(a)]

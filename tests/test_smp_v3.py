@@ -214,6 +214,9 @@ def test_rng_failure_changes_nothing() -> None:
     with pytest.raises(OSError):
         a.start(b"other")  # a restart that fails keeps the exchange under way
     assert a.state is E2
+    with pytest.raises(LocalProtocolError):
+        a.start(b"other", "?" * 70000)  # too long: also changes nothing
+    assert a.state is E2
     b.receive(m1)
     fail["now"] = True
     with pytest.raises(OSError):

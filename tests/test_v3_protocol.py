@@ -91,3 +91,17 @@ def test_end_sends_disconnect_and_peer_finishes() -> None:
         b.smp_start(b"s", None, 1.0)
     with pytest.raises(LocalProtocolError):
         b.extra_key(1, b"", 1.0)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_data_outside_a_private_conversation(version: int) -> None:
+    """Spec: reply with an Error (v3: the receiver tag says it is for us); OTRv2 has
+    no tags and the message may be for another of our clients, so only tell the
+    user, as libotr does."""
+    a, _b = _pair(version)
+    (wire,) = _wires(a.send(b"hi", (), 1.0))
+    fresh = V3Protocol(dsa_key("b"), B_TAG, CountingRng("fresh")).new_session(version, A_TAG)
+    out = _feed(fresh, wire)
+    assert isinstance(out[0], ev.MessageUnreadable)
+    errors = [o for o in out[1:] if isinstance(o, ev.SendMessage)]
+    assert [e.text.startswith("?OTR Error:") for e in errors] == ([True] if version == 3 else [])

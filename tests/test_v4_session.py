@@ -463,3 +463,21 @@ def test_auth_r_for_either_outstanding_identity() -> None:
         (auth_i,) = wires(out)
         assert any(isinstance(o, Secured) for o in alice.receive(auth_i))
         assert a.ssid == b.ssid
+
+
+def test_protocol_fragmenting_hooks() -> None:
+    from otr.wire.fragment import parse_fragment
+
+    peer = make_peer(ALICE_TAG, "a", "b")
+    proto = peer.protocol
+    assert proto.addressed_to_any(4, 0x35) and not proto.addressed_to_any(4, 0x36)
+    wire = "?OTR:" + "A" * 600 + "."
+    pieces = proto.fragment(wire, 4, 200, BOB_TAG)
+    frags = [parse_fragment(p) for p in pieces]
+    assert {f.version for f in frags} == {4} and len({f.identifier for f in frags}) == 1
+    assert "".join(f.piece for f in frags) == wire and all(len(p) <= 200 for p in pieces)
+    # an upper bound: a data message with this plaintext never needs more fragments
+    a = secured_pair()[2]
+    for size in (0, 10, 3000):
+        (msg,) = wires(a.send(b"x" * size, (), NOW))
+        assert len(proto.fragment(msg, 4, 200, BOB_TAG)) <= proto.fragments_needed(size, 4, 200)

@@ -13,6 +13,7 @@ from .crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
 from .errors import (
     AuthenticationFailed,
     DecodeError,
+    EntropyError,
     InvalidGroupElement,
     LocalProtocolError,
     OtrError,
@@ -26,8 +27,11 @@ from .events import (
     MessageForOtherInstance,
     MessageNotSent,
     MessageReceived,
+    MessagesPossiblyLost,
     MessageUnreadable,
     NewFingerprint,
+    OtherInstanceSecured,
+    ReassemblyDropped,
     SendMessage,
     SessionEnded,
     SessionFinished,
@@ -44,6 +48,7 @@ from .events import (
     Warning,
 )
 from .instance import InstanceSession, MsgState, VersionProtocol
+from .limits import Limits
 from .policy import Policy, PolicyFlag
 
 __all__ = [
@@ -52,22 +57,27 @@ __all__ = [
     "DSAPrivateKey",
     "DSAPublicKey",
     "DecodeError",
+    "EntropyError",
     "ErrorReceived",
     "Event",
     "ExtraSymmetricKey",
     "FingerprintChanged",
     "InstanceSession",
     "InvalidGroupElement",
+    "Limits",
     "LocalProtocolError",
     "MessageForOtherInstance",
     "MessageNotSent",
     "MessageReceived",
     "MessageUnreadable",
+    "MessagesPossiblyLost",
     "MsgState",
     "NewFingerprint",
+    "OtherInstanceSecured",
     "OtrError",
     "Policy",
     "PolicyFlag",
+    "ReassemblyDropped",
     "RemoteProtocolError",
     "SendMessage",
     "SessionEnded",

@@ -39,7 +39,7 @@ from .instance import (
     Transmit,
     VersionProtocol,
 )
-from .limits import Limits, encoded_length_bound
+from .limits import Limits
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
 from .v4.session import V4Credentials, V4Protocol, V4Settings
@@ -48,17 +48,9 @@ from .wire import v3 as wire3
 from .wire.fragment import (
     MAX_PIECES,
     Fragment,
-    fragment_count,
-    fragment_message,
     parse_fragment,
 )
-from .wire.fragment_v4 import (
-    V4FragmentBuffer,
-    fragment_count_v4,
-    fragment_message_v4,
-    random_identifier,
-)
-from .wire.v4.dake import MSG_IDENTITY
+from .wire.fragment_v4 import V4FragmentBuffer
 
 __all__ = [
     "ERR_MALFORMED",
@@ -152,6 +144,8 @@ class _Slot:
     sent: deque[tuple[str, float]] = field(default_factory=deque)
     """Messages sent since this instance last wrote to us (bounded by
     ``Limits.resend_record``): what it may have lost if it reports an error."""
+    reported: tuple[str, ...] = ()
+    """What the last MessagesPossiblyLost named (not named twice)."""
     may_retransmit: bool = False
     """libotr: sent messages become eligible for resending when the peer answers
     with an OTR Error (it lost its session); a refreshed AKE within
@@ -246,6 +240,16 @@ class Conversation:
         self._held: list[tuple[str, float]] = []
         self._offer_tag = True
 
+    def add_protocol(self, protocol: VersionProtocol) -> None:
+        """Speak another protocol family (the hook for OTRv4's
+        :class:`~otr.instance.VersionProtocol`, made with this conversation's
+        ``our_instance`` and ``rng``); it takes over the versions it claims.  Call it
+        before any message is sent or received."""
+        if self._slots:
+            raise LocalProtocolError("protocols must be added before the conversation starts")
+        for version in protocol.versions:
+            self._protocols[version] = protocol
+
     # ------------------------------------------------------------------ status
 
     @property
@@ -255,11 +259,18 @@ class Conversation:
 
     @property
     def current(self) -> InstanceSession | None:
-        """The session outgoing messages go to: the most recently secured one."""
+        """The session outgoing messages go to: the selected instance (the first
+        secured, then as :meth:`select_instance` and the rule of ``_selects`` say)."""
         if self._current is None:
             return None
         slot = self._slots.get(self._current)
         return slot.session if slot is not None else None
+
+    @property
+    def sending_blocked(self) -> bool:
+        """The selected instance completed a key exchange with a different key:
+        ``send`` answers ``MessageNotSent`` until :meth:`select_instance`."""
+        return self._blocked
 
     @property
     def msgstate(self) -> MsgState:
@@ -323,8 +334,9 @@ class Conversation:
                 return [ev.MessageNotSent(text, _BLOCKED)]
             self._check_fragments(slot, message, tlvs)
             out = self._run(slot, slot.session.send(message, tlvs, now), now)
+            # Recorded for a resend; unlike libotr, sending does not cancel a resend
+            # already due (a message sent after the peer's error is lost too).
             self._record(slot, text, now)
-            slot.may_retransmit = False
             return out
         if state is MsgState.FINISHED:
             return [ev.MessageNotSent(text, "the peer has ended the private conversation")]
@@ -360,12 +372,7 @@ class Conversation:
         if not limit:
             return
         size = len(message) + (1 + sum(4 + len(t.value) for t in tlvs) if tlvs else 0)
-        bound = encoded_length_bound(size)
-        count = (
-            fragment_count_v4(bound, limit)
-            if slot.version == 4
-            else fragment_count(bound, limit, slot.version)
-        )
+        count = self._protocols[slot.version].fragments_needed(size, slot.version, limit)
         most = min(self.limits.max_fragments, MAX_PIECES)
         if count > most:
             raise LocalProtocolError(
@@ -438,6 +445,8 @@ class Conversation:
         slot = self._encrypted_slot("no private conversation")
         if not 0 <= use <= 0xFFFFFFFF:
             raise LocalProtocolError("use must fit in 32 bits")
+        if len(usedata) > tlv.MAX_TLV_VALUE - 4:
+            raise LocalProtocolError("usedata does not fit one TLV")
         return self._run(slot, slot.session.extra_key(use, usedata, now), now)
 
     def next_deadline(self) -> float | None:
@@ -544,26 +553,22 @@ class Conversation:
         out: list[Event] = [ev.ErrorReceived(envelope.parse_error(text) or "")]
         slot = self._current_slot()
         if slot is not None and slot.session.msgstate is MsgState.ENCRYPTED:
-            if slot.sent and not slot.may_retransmit:
-                texts = tuple(t for t, _ in slot.sent)
+            texts = tuple(t for t, _ in slot.sent)
+            if texts and texts != slot.reported:
                 out.append(ev.MessagesPossiblyLost(slot.session.their_instance, texts))
+                slot.reported = texts
             slot.may_retransmit = True
         if self.policy.error_start_ake and self._offer_versions():
             out.append(ev.SendMessage(self._query_text()))
         return out
 
     def _start_ake_for(self, versions: frozenset[int], now: float) -> list[Event]:
-        """Query or tag: send an OTRv4 Identity message, else a v3 (else v2) D-H Commit
-        (spec "Receiving a Query Message": the highest version both allow)."""
-        policy = self.policy
-        if 4 in versions and policy.allow_v4 and 4 in self._protocols:
-            version = 4
-        elif 3 in versions and policy.allow_v3 and 3 in self._protocols:
-            version = 3
-        elif 2 in versions and policy.allow_v2 and 2 in self._protocols:
-            version = 2
-        else:
+        """Query or tag: start the key exchange of the highest version both sides
+        allow (spec "Receiving a Query Message": a v3, else v2, D-H Commit)."""
+        common = versions & self._offer_versions()
+        if not common:
             return []
+        version = max(common)
         return self._outputs(self._protocols[version].start(version, now), version, 0, now)
 
     # -- fragments
@@ -633,12 +638,10 @@ class Conversation:
             # Spec: "If the message is version 2 and ALLOW_V2 is not set, ignore".
             return []
         if version >= 3:
-            # A D-H Commit / an Identity message may not know our instance yet.
-            first = wire3.DH_COMMIT if version == 3 else MSG_IDENTITY
             problem = self._check_instances(
                 header.sender_instance,
                 header.receiver_instance,
-                header.type == first,
+                self._protocols[version].addressed_to_any(version, header.type),
             )
             if problem is not None:
                 return problem
@@ -792,6 +795,7 @@ class Conversation:
             elif recent:
                 out.append(ev.Warning(f"The last {len(recent)} messages were resent."))
         slot.may_retransmit = False
+        slot.reported = ()
         return out
 
     def _selects(self, slot: _Slot, secured: Secured, trust: Trust) -> bool:
@@ -872,11 +876,7 @@ class Conversation:
     def _emit(self, wire: str, version: int, their: int) -> list[Event]:
         limit = self.policy.max_message_size
         if limit and len(wire) > limit:
-            if version == 4:  # otr-v4.md "Transmitting Fragments", as otr4j does
-                ident = random_identifier(self.rng)
-                pieces = fragment_message_v4(wire, limit, ident, self.our_instance, their)
-            else:
-                pieces = fragment_message(wire, limit, version, self.our_instance, their)
+            pieces = self._protocols[version].fragment(wire, version, limit, their)
             return [ev.SendMessage(p) for p in pieces]
         return [ev.SendMessage(wire)]
 

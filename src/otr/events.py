@@ -5,6 +5,11 @@
 :class:`SendMessage` text to the peer, shows :class:`MessageReceived` text,
 reports the others.  Events never carry secret key material except
 :class:`ExtraSymmetricKey`, whose purpose is to hand a key to the application.
+
+Events are the same for every protocol version; version-specific facts are
+fields: ``version`` (2, 3 or 4) in :class:`SessionSecured` and
+:class:`OtherInstanceSecured`, fingerprints as bytes of 20 (OTRv3, SHA-1 of the
+DSA key) or 56 (OTRv4) bytes, ``their_instance`` wherever an instance matters.
 """
 
 from __future__ import annotations

@@ -36,8 +36,29 @@ Rules for an implementation (enforced by review and by the conversation's tests)
 * The user-side methods (``send``, ``smp_*``, ``extra_key``) raise
   :class:`~otr.errors.LocalProtocolError` on misuse and never leave the session
   half-changed when the ``rng`` raises.
+* The ``rng`` a protocol is given raises :class:`~otr.errors.EntropyError` when the
+  application's randomness fails: draw randomness before changing state (the front
+  door reports EntropyError from ``receive`` as ``MessageUnreadable`` with nothing
+  changed, and raises it from user calls); where a step can safely be deferred
+  (OTRv3 key rotation), defer it instead.
 * ``now`` is Unix time in seconds (``time.time()``), the one clock of the API.
 * Fingerprints are bytes: 20 (OTRv3, SHA-1 of the DSA key) or 56 (OTRv4).
+* ``established`` turns True when a key exchange first completes; the front door
+  never evicts the selected instance and prefers evicting instances that never
+  completed one (``Limits.max_instances``).
+
+Plugging in a version (OTRv4): register its message decoders with
+:func:`otr.wire.registry.register`, implement :class:`VersionProtocol` (made with the
+conversation's ``our_instance`` and ``rng``) and :class:`InstanceSession`, and call
+:meth:`otr.Conversation.add_protocol` before the conversation starts.  The front door
+then offers the version in queries and whitespace tags when the policy allows it,
+starts the highest common version, routes every message of that version from
+instance T to the session it keeps for ``(version, T)`` (made on first use), asks the
+protocol to fragment and reassemble, and runs the sessions' timers.  A key exchange
+that runs beside an established session (OTRv4 ERRATA B21: a replayed or stray
+Identity message must not tear down ENCRYPTED) is the session's own business: it
+returns :class:`Secured` (``refreshed=True``) only when the new keys are in use.
+``tests/test_instance.py`` plugs a toy version 4 in this way.
 """
 
 from __future__ import annotations
@@ -223,6 +244,23 @@ class VersionProtocol(Protocol):
     def start(self, version: int, now: float) -> list[Output]:
         """Begin the key exchange with any instance of the peer (spec "Receiving a
         Query Message" / whitespace tag): the first message, receiver instance 0."""
+        ...
+
+    def addressed_to_any(self, version: int, mtype: int) -> bool:
+        """Whether a message of this type may carry receiver instance tag 0 (it
+        opens a key exchange with "any instance": OTRv3's D-H Commit, OTRv4's
+        Identity message); others addressed to 0 are for another instance."""
+        ...
+
+    def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
+        """Split an encoded message longer than ``max_size`` into fragments of at
+        most ``max_size`` characters (the front door decides when to)."""
+        ...
+
+    def fragments_needed(self, plaintext_bytes: int, version: int, max_size: int) -> int:
+        """An upper bound on the fragments a data message carrying this much
+        plaintext needs (the front door refuses to send more than the receiver's
+        ``Limits.max_fragments`` before anything is encrypted)."""
         ...
 
     def new_reassembler(self, version: int, limits: Limits) -> FragmentBuffer:

@@ -313,7 +313,6 @@ class Smp(SmpMachine[_Alice, _Bob]):
                 raise LocalProtocolError("the SMP question must not contain a NUL character")
         x = self._secret(secret, initiator=True)
         a2, a3, r2, r3 = (self._random_exponent() for _ in range(4))
-        self.reset()  # after the randomness: an rng failure leaves the exchange as it was
         # Steps 4-6: g2a = g1^a2, g3a = g1^a3 and proofs of knowledge of a2, a3.
         g2a = powmod_g(a2)
         g3a = powmod_g(a3)
@@ -330,6 +329,9 @@ class Smp(SmpMachine[_Alice, _Bob]):
             if len(tlv.value) > MAX_TLV_VALUE:
                 raise LocalProtocolError("the SMP question is too long")
         # Step 7: keep x, a2, a3 (reduced mod q: exact for elements of the subgroup).
+        # The exchange under way is forgotten only now, after everything that can
+        # fail (the rng, a question that is too long).
+        self.reset()
         self._alice = _Alice(x, a2 % Q, a3 % Q)
         self.received_question = False
         self.state = SmpState.SMPSTATE_EXPECT2

@@ -21,11 +21,11 @@ from ..crypto.dsa import DSAPrivateKey
 from ..errors import EntropyError, LocalProtocolError, RemoteProtocolError
 from ..events import Event, Tlv
 from ..instance import MsgState, Output, Secured, SmpVerdict, Transmit
-from ..limits import Limits
+from ..limits import Limits, encoded_length_bound
 from ..smp.v3 import Smp, SmpStep
 from ..wire import envelope, tlv
 from ..wire import v3 as wire3
-from ..wire.fragment import Reassembler
+from ..wire.fragment import Reassembler, fragment_count, fragment_message
 from .ake import Ake, AkeResult, AuthState
 from .session import DataSession, Decrypted
 
@@ -72,6 +72,15 @@ class V3Protocol:
         commit = self.master_ake.start(version)
         wire = wire3.encode_message(version, self.our_instance, 0, commit)
         return [Transmit(envelope.encode_otr_message(wire))]
+
+    def addressed_to_any(self, version: int, mtype: int) -> bool:
+        return mtype == wire3.DH_COMMIT
+
+    def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
+        return fragment_message(wire, max_size, version, self.our_instance, their_instance)
+
+    def fragments_needed(self, plaintext_bytes: int, version: int, max_size: int) -> int:
+        return fragment_count(encoded_length_bound(plaintext_bytes), max_size, version)
 
     def new_reassembler(self, version: int, limits: Limits) -> Reassembler:
         return Reassembler(limits.max_fragments, limits.max_reassembly_chars)
@@ -183,12 +192,16 @@ class V3Session:
             # the user that an unreadable encrypted message was received, and reply
             # with an Error Message" (libotr: OTRL_ERRCODE_MSG_NOT_IN_PRIVATE).  This
             # is how a peer that lost its session (restarted) makes us start again.
+            # OTRv2 messages carry no instance tags and may be for another of our
+            # clients: as libotr, we only tell the user.
             if ignore:
                 return []
-            return [
-                ev.MessageUnreadable("encrypted message received outside a private conversation"),
-                self._protocol.error(ERR_NOT_IN_PRIVATE),
-            ]
+            unreadable = ev.MessageUnreadable(
+                "encrypted message received outside a private conversation"
+            )
+            if binary[1] == 2:
+                return [unreadable]
+            return [unreadable, self._protocol.error(ERR_NOT_IN_PRIVATE)]
         try:
             result = self.data.decrypt(binary)
         except RemoteProtocolError:

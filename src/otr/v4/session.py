@@ -67,7 +67,13 @@ from ..instance_smp import SmpSessionMixin
 from ..limits import Limits
 from ..smp.v4 import Smp
 from ..wire import envelope, registry, tlv
-from ..wire.fragment_v4 import V4FragmentBuffer, V4ReassemblyLimits
+from ..wire.fragment_v4 import (
+    V4FragmentBuffer,
+    V4ReassemblyLimits,
+    fragment_count_v4,
+    fragment_message_v4,
+    random_identifier,
+)
 from ..wire.v4.dake import (
     MSG_AUTH_I,
     MSG_AUTH_R,
@@ -79,6 +85,7 @@ from ..wire.v4.dake import (
 )
 from ..wire.v4.data import (
     FLAG_IGNORE_UNREADABLE,
+    MAC_BYTES,
     MESSAGE_TYPE_DATA,
     TLV_EXTRA_SYMMETRIC_KEY,
     DataMessage4,
@@ -106,6 +113,10 @@ Rng = Callable[[int], bytes]
 ERROR_UNREADABLE = "ERROR_1: Unreadable message"
 ERROR_NOT_IN_PRIVATE = "ERROR_2: Not in private state message"
 _SMP_TLVS = frozenset((tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP_ABORT))
+_DATA_MESSAGE_FIXED_BYTES = 11 + 1 + 12 + 57 + 4 + 384 + 4 + MAC_BYTES + 4
+"""A v4 data message without plaintext and revealed MAC keys, at most: header,
+flags, pn/ratchet id/message id, ECDH key, DH key (MPI), ciphertext length,
+authenticator, revealed-MACs length (otr-v4.md "Data Message")."""
 
 
 for _decoder_type, _decoder in (
@@ -217,6 +228,22 @@ class V4Protocol:
 
     def new_session(self, version: int, their_instance: int) -> V4Session:
         return V4Session(self, their_instance)
+
+    def addressed_to_any(self, version: int, mtype: int) -> bool:
+        """An Identity message may carry receiver tag 0 (spec "Identity Message")."""
+        return mtype == MSG_IDENTITY
+
+    def fragment(self, wire: str, version: int, max_size: int, their_instance: int) -> list[str]:
+        """otr-v4.md "Transmitting Fragments", as otr4j does: a random identifier."""
+        identifier = random_identifier(self.rng)
+        return fragment_message_v4(wire, max_size, identifier, self.our_instance, their_instance)
+
+    def fragments_needed(self, plaintext_bytes: int, version: int, max_size: int) -> int:
+        """Upper bound: plaintext, its NUL, the fixed fields (a DH key included) and
+        as many revealed MAC keys as the ratchet may hold, base 64 encoded."""
+        reveals = MAC_BYTES * self.settings.ratchet.max_pending_reveals
+        binary = plaintext_bytes + 1 + _DATA_MESSAGE_FIXED_BYTES + reveals
+        return fragment_count_v4(6 + 4 * ((binary + 2) // 3), max_size)
 
     def new_reassembler(self, version: int, limits: Limits) -> V4FragmentBuffer:
         """The v4 fragment buffers of one remote instance: per identifier, bounded by
