@@ -57,6 +57,7 @@ is a :class:`ProfileRejection`.
 from __future__ import annotations
 
 import enum
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,9 +169,18 @@ def _validated(point: Point, reason: ProfileRejection) -> Point:
         raise ProfileError(reason, str(exc)) from None
 
 
+@functools.lru_cache(maxsize=256)
+def _decode_key(raw: bytes) -> Point:
+    """The points of profiles, by encoding: a peer's profile comes with every DAKE
+    for its lifetime (otr4j: 14 days), and the cached Point keeps the result of its
+    subgroup check, so validating it again costs nothing.  A pure function of the
+    57 bytes; failures raise and are not cached."""
+    return ed448.decode_point_unchecked(raw)
+
+
 def _decode_point(raw: bytes, reason: ProfileRejection) -> Point:
     try:
-        return ed448.decode_point_unchecked(raw)
+        return _decode_key(bytes(raw))
     except (InvalidGroupElement, DecodeError) as exc:
         raise ProfileError(reason, str(exc)) from None
 
