@@ -133,7 +133,9 @@ class V4Mode(enum.Enum):
 
     * ``OTRV3_COMPATIBLE``: OTRv4 when both sides have it, OTRv3 otherwise
       (queries offer both; the profile should carry versions "34").
-    * ``STANDALONE``: OTRv4 only; OTRv3 (and v2) messages are ignored.
+    * ``STANDALONE``: OTRv4 only; OTRv3 (and v2) messages are ignored and only
+      "?OTRv4?" is offered.  The mode document's "always encrypted" is the
+      policy's ``require_encryption``; its profile should advertise "4" only.
     * ``INTERACTIVE_ONLY``: OTRv4 only and only the interactive DAKE (this
       library has no non-interactive DAKE, so it behaves as STANDALONE).
     """
