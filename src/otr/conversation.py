@@ -22,7 +22,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from . import events as ev
@@ -139,7 +139,7 @@ class _Slot:
     """The protocol version of the messages routed here (the key's first half)."""
     session: InstanceSession
     reassembler: FragmentBuffer
-    sent: deque[tuple[str, float]] = field(default_factory=deque)
+    sent: deque[tuple[str, float]]
     """Messages sent since this instance last wrote to us (bounded by
     ``Limits.resend_record``): what it may have lost if it reports an error."""
     reported: tuple[str, ...] = ()
@@ -297,8 +297,9 @@ class Conversation:
         if not policy.enabled:
             return [ev.SendMessage(text)]
         message = text.encode("utf-8")
-        self._check_size(message, tlvs)
-        slot = self._current_slot()
+        if tlvs or len(message) > self.limits.max_message_bytes:
+            self._check_size(message, tlvs)
+        slot = self._slots.get(self._current) if self._current is not None else None
         state = slot.session.msgstate if slot is not None else MsgState.PLAINTEXT
         if state is MsgState.ENCRYPTED:
             assert slot is not None
@@ -307,11 +308,17 @@ class Conversation:
                 raise LocalProtocolError("message text must not contain NUL")
             if self._blocked:
                 return [ev.MessageNotSent(text, _BLOCKED)]
-            self._check_fragments(slot, message, tlvs)
-            out = self._run(slot, slot.session.send(message, tlvs, now), now)
+            if policy.max_message_size:
+                self._check_fragments(slot, message, tlvs)
+            outputs = slot.session.send(message, tlvs, now)
+            only = outputs[0] if len(outputs) == 1 else None
+            if type(only) is Transmit and not policy.max_message_size:
+                out: list[Event] = [ev.SendMessage(only.wire)]  # the common case
+            else:
+                out = self._run(slot, outputs, now)
             # Recorded for a resend; unlike libotr, sending does not cancel a resend
             # already due (a message sent after the peer's error is lost too).
-            self._record(slot, text, now)
+            slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
             return out
         if state is MsgState.FINISHED:
             return [ev.MessageNotSent(text, "the peer has ended the private conversation")]
@@ -354,12 +361,9 @@ class Conversation:
                 f"message needs {count} fragments of {limit} characters, at most {most} allowed"
             )
 
-    def _record(self, slot: _Slot, text: str, now: float) -> None:
-        keep = self.limits.resend_record
-        if keep:
-            slot.sent.append((text, now))
-            while len(slot.sent) > keep:
-                slot.sent.popleft()
+    @staticmethod
+    def _record(slot: _Slot, text: str, now: float) -> None:
+        slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
 
     def select_instance(self, their_instance: int, version: int | None = None) -> None:
         """Send outgoing messages to this remote instance (an ENCRYPTED one, e.g.
@@ -648,6 +652,12 @@ class Conversation:
         if outputs is None:
             return None
         slot.reassembler.reset()
+        if len(outputs) == 1:
+            only = outputs[0]
+            if type(only) is ev.MessageReceived:  # the common case, without _outputs
+                if slot.sent:
+                    slot.sent.clear()
+                return [only]
         return self._run(slot, outputs, now)
 
     # -- what sessions return
@@ -663,11 +673,19 @@ class Conversation:
         now: float,
         slot: _Slot | None = None,
     ) -> list[Event]:
-        """Turn a session's outputs into events (see :mod:`otr.instance`)."""
+        """Turn a session's outputs into events (see :mod:`otr.instance`).  Exact
+        type tests, most frequent first: this is on the per-message path."""
         out: list[Event] = []
         for o in outputs:
-            if isinstance(o, Transmit):
+            cls = type(o)
+            if cls is Transmit:
+                assert isinstance(o, Transmit)
                 out += self._emit(o.wire, version, their)
+            elif cls is ev.MessageReceived:
+                assert isinstance(o, ev.MessageReceived)
+                if slot is not None and o.encrypted and slot.sent:
+                    slot.sent.clear()  # it wrote to us: it has its session
+                out.append(o)
             elif isinstance(o, Secured):
                 assert slot is not None
                 out += self._secured(slot, o, now)
@@ -680,11 +698,10 @@ class Conversation:
                     slot.session.their_fingerprint,
                     "smp" if o.verified else "",
                 )
-            else:
-                assert isinstance(o, Event)
-                if slot is not None and isinstance(o, ev.MessageReceived) and o.encrypted:
-                    slot.sent.clear()  # it wrote to us: it has its session
+            elif isinstance(o, Event):
                 out.append(o)
+            else:
+                raise TypeError(f"unknown session output {cls.__name__}")
         return out
 
     def _secured(self, slot: _Slot, secured: Secured, now: float) -> list[Event]:
@@ -802,6 +819,7 @@ class Conversation:
                 version,
                 proto.new_session(version, their),
                 proto.new_reassembler(version, self.limits),
+                deque(maxlen=self.limits.resend_record),
             )
         self._slots[key] = slot
         return slot
