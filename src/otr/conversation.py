@@ -361,9 +361,17 @@ class Conversation:
                 f"message needs {count} fragments of {limit} characters, at most {most} allowed"
             )
 
-    @staticmethod
-    def _record(slot: _Slot, text: str, now: float) -> None:
+    def _send_stored(self, slot: _Slot, text: str, now: float) -> list[Event]:
+        """Send a held or resent message now that the session is up (it may need
+        more fragments than the receiver takes now that the version is known)."""
+        message = text.encode("utf-8")
+        try:
+            self._check_fragments(slot, message, ())
+        except LocalProtocolError as exc:
+            return [ev.MessageNotSent(text, str(exc))]
+        out = self._run(slot, slot.session.send(message, (), now), now)
         slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
+        return out
 
     def select_instance(self, their_instance: int, version: int | None = None) -> None:
         """Send outgoing messages to this remote instance (an ENCRYPTED one, e.g.
@@ -751,8 +759,7 @@ class Conversation:
         # (spec: "If there is a recent stored message, encrypt it and send it").
         for text, t in self._held:
             if now - t < RESEND_INTERVAL:
-                out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-                self._record(slot, text, now)
+                out += self._send_stored(slot, text, now)
             else:
                 out.append(ev.MessageNotSent(text, "no private conversation was established"))
         if self._held:
@@ -764,8 +771,7 @@ class Conversation:
             recent = [(t, when) for t, when in slot.sent if now - when < RESEND_INTERVAL]
             slot.sent.clear()
             for text, _ in recent:
-                out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-                self._record(slot, text, now)
+                out += self._send_stored(slot, text, now)
             if len(recent) == 1:
                 out.append(ev.Warning("The last message was resent."))
             elif recent:
