@@ -163,7 +163,14 @@ class Conversation:
     ``key`` is our long-term DSA key; ``policy`` says what we may do; ``trust`` is
     a fingerprint store (in memory by default).  ``instance_tag`` should be
     persistent per account (see :class:`otr.storage.InstanceTagStore`); a random one
-    is made when omitted.
+    is made when omitted.  ``limits`` bounds what a peer can make us hold and the
+    size of what we send (:class:`otr.limits.Limits`).  ``rng`` failures surface
+    as :class:`otr.errors.EntropyError` with nothing changed.
+
+    Outgoing messages go to one selected remote instance: the first whose key
+    exchange completes, then only an instance with the same key or a strictly more
+    trusted one (see ``_selects``); the application is told of the others
+    (:class:`otr.events.OtherInstanceSecured`) and may :meth:`select_instance`.
 
     This is the front door: it owns the version-neutral work and routes encoded
     messages by ``(protocol version, sender instance tag)`` to the
