@@ -814,3 +814,12 @@ def test_messages_sent_after_the_error_are_resent_too() -> None:
     net.pump(a, query)
     assert net.received(b2) == ["m1", "m2"]
     assert ev.Warning("The last 2 messages were resent.") in net.seen[id(a)]
+
+
+def test_held_message_needing_too_many_fragments_is_reported_not_raised() -> None:
+    pol = Policy.named("ALWAYS", max_message_size=40)
+    a, b = make_pair(pol)
+    net = Net(a, b)
+    net.pump(a, a.send("h" * 20_000, now=net.now))  # held; > 4096 fragments of 3
+    assert [e.text[:1] for e in net.of(a, ev.MessageNotSent)] == ["h"]  # type: ignore[attr-defined]
+    assert a.is_encrypted and net.received(b) == []

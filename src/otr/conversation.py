@@ -22,7 +22,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from . import events as ev
@@ -141,7 +141,7 @@ class _Slot:
     """The protocol version of the messages routed here (the key's first half)."""
     session: InstanceSession
     reassembler: FragmentBuffer
-    sent: deque[tuple[str, float]] = field(default_factory=deque)
+    sent: deque[tuple[str, float]]
     """Messages sent since this instance last wrote to us (bounded by
     ``Limits.resend_record``): what it may have lost if it reports an error."""
     reported: tuple[str, ...] = ()
@@ -165,11 +165,20 @@ class Conversation:
     ``key`` is our long-term DSA key; ``policy`` says what we may do; ``trust`` is
     a fingerprint store (in memory by default).  ``instance_tag`` should be
     persistent per account (see :class:`otr.storage.InstanceTagStore`); a random one
-    is made when omitted.  ``v4`` (:class:`otr.v4.session.V4Credentials`: our Ed448
-    key, forging key and Client Profile, whose owner tag must be ``instance_tag``)
-    makes OTRv4 available; ``v4_settings`` (:class:`otr.v4.session.V4Settings`) sets
-    its mode (OTRv3-compatible by default; standalone and interactive-only drop
-    OTRv2/v3), timers and limits.  The highest version both sides allow is used.
+    is made when omitted.  ``limits`` bounds what a peer can make us hold and the
+    size of what we send (:class:`otr.limits.Limits`).  ``rng`` failures surface
+    as :class:`otr.errors.EntropyError` with nothing changed.  ``v4``
+    (:class:`otr.v4.session.V4Credentials`: our Ed448 key, forging key and Client
+    Profile, whose owner tag must be ``instance_tag``) makes OTRv4 available;
+    ``v4_settings`` (:class:`otr.v4.session.V4Settings`) sets its mode
+    (OTRv3-compatible by default; standalone and interactive-only drop OTRv2/v3),
+    timers and limits.  The highest version both sides allow is used.
+
+    Outgoing messages go to one selected remote instance: the first whose key
+    exchange completes, then only an instance with the same key (or, for OTRv4,
+    whose Client Profile proves the OTRv3 key in use) or a strictly more trusted
+    one (see ``_selects``); the application is told of the others
+    (:class:`otr.events.OtherInstanceSecured`) and may :meth:`select_instance`.
 
     This is the front door: it owns the version-neutral work and routes encoded
     messages by ``(protocol version, sender instance tag)`` to the
@@ -322,8 +331,9 @@ class Conversation:
         if not policy.enabled:
             return [ev.SendMessage(text)]
         message = text.encode("utf-8")
-        self._check_size(message, tlvs)
-        slot = self._current_slot()
+        if tlvs or len(message) > self.limits.max_message_bytes:
+            self._check_size(message, tlvs)
+        slot = self._slots.get(self._current) if self._current is not None else None
         state = slot.session.msgstate if slot is not None else MsgState.PLAINTEXT
         if state is MsgState.ENCRYPTED:
             assert slot is not None
@@ -332,11 +342,17 @@ class Conversation:
                 raise LocalProtocolError("message text must not contain NUL")
             if self._blocked:
                 return [ev.MessageNotSent(text, _BLOCKED)]
-            self._check_fragments(slot, message, tlvs)
-            out = self._run(slot, slot.session.send(message, tlvs, now), now)
+            if policy.max_message_size:
+                self._check_fragments(slot, message, tlvs)
+            outputs = slot.session.send(message, tlvs, now)
+            only = outputs[0] if len(outputs) == 1 else None
+            if type(only) is Transmit and not policy.max_message_size:
+                out: list[Event] = [ev.SendMessage(only.wire)]  # the common case
+            else:
+                out = self._run(slot, outputs, now)
             # Recorded for a resend; unlike libotr, sending does not cancel a resend
             # already due (a message sent after the peer's error is lost too).
-            self._record(slot, text, now)
+            slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
             return out
         if state is MsgState.FINISHED:
             return [ev.MessageNotSent(text, "the peer has ended the private conversation")]
@@ -379,12 +395,17 @@ class Conversation:
                 f"message needs {count} fragments of {limit} characters, at most {most} allowed"
             )
 
-    def _record(self, slot: _Slot, text: str, now: float) -> None:
-        keep = self.limits.resend_record
-        if keep:
-            slot.sent.append((text, now))
-            while len(slot.sent) > keep:
-                slot.sent.popleft()
+    def _send_stored(self, slot: _Slot, text: str, now: float) -> list[Event]:
+        """Send a held or resent message now that the session is up (it may need
+        more fragments than the receiver takes now that the version is known)."""
+        message = text.encode("utf-8")
+        try:
+            self._check_fragments(slot, message, ())
+        except LocalProtocolError as exc:
+            return [ev.MessageNotSent(text, str(exc))]
+        out = self._run(slot, slot.session.send(message, (), now), now)
+        slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
+        return out
 
     def select_instance(self, their_instance: int, version: int | None = None) -> None:
         """Send outgoing messages to this remote instance (an ENCRYPTED one, e.g.
@@ -685,6 +706,12 @@ class Conversation:
         if outputs is None:
             return None
         slot.reassembler.reset()
+        if len(outputs) == 1:
+            only = outputs[0]
+            if type(only) is ev.MessageReceived:  # the common case, without _outputs
+                if slot.sent:
+                    slot.sent.clear()
+                return [only]
         return self._run(slot, outputs, now)
 
     # -- what sessions return
@@ -700,11 +727,19 @@ class Conversation:
         now: float,
         slot: _Slot | None = None,
     ) -> list[Event]:
-        """Turn a session's outputs into events (see :mod:`otr.instance`)."""
+        """Turn a session's outputs into events (see :mod:`otr.instance`).  Exact
+        type tests, most frequent first: this is on the per-message path."""
         out: list[Event] = []
         for o in outputs:
-            if isinstance(o, Transmit):
+            cls = type(o)
+            if cls is Transmit:
+                assert isinstance(o, Transmit)
                 out += self._emit(o.wire, version, their)
+            elif cls is ev.MessageReceived:
+                assert isinstance(o, ev.MessageReceived)
+                if slot is not None and o.encrypted and slot.sent:
+                    slot.sent.clear()  # it wrote to us: it has its session
+                out.append(o)
             elif isinstance(o, Secured):
                 assert slot is not None
                 out += self._secured(slot, o, now)
@@ -717,11 +752,10 @@ class Conversation:
                     slot.session.their_fingerprint,
                     "smp" if o.verified else "",
                 )
-            else:
-                assert isinstance(o, Event)
-                if slot is not None and isinstance(o, ev.MessageReceived) and o.encrypted:
-                    slot.sent.clear()  # it wrote to us: it has its session
+            elif isinstance(o, Event):
                 out.append(o)
+            else:
+                raise TypeError(f"unknown session output {cls.__name__}")
         return out
 
     def _secured(self, slot: _Slot, secured: Secured, now: float) -> list[Event]:
@@ -775,8 +809,7 @@ class Conversation:
         # (spec: "If there is a recent stored message, encrypt it and send it").
         for text, t in self._held:
             if now - t < RESEND_INTERVAL:
-                out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-                self._record(slot, text, now)
+                out += self._send_stored(slot, text, now)
             else:
                 out.append(ev.MessageNotSent(text, "no private conversation was established"))
         if self._held:
@@ -788,8 +821,7 @@ class Conversation:
             recent = [(t, when) for t, when in slot.sent if now - when < RESEND_INTERVAL]
             slot.sent.clear()
             for text, _ in recent:
-                out += self._run(slot, sess.send(text.encode("utf-8"), (), now), now)
-                self._record(slot, text, now)
+                out += self._send_stored(slot, text, now)
             if len(recent) == 1:
                 out.append(ev.Warning("The last message was resent."))
             elif recent:
@@ -843,6 +875,7 @@ class Conversation:
                 version,
                 proto.new_session(version, their),
                 proto.new_reassembler(version, self.limits),
+                deque(maxlen=self.limits.resend_record),
             )
         self._slots[key] = slot
         return slot
