@@ -59,15 +59,22 @@ class DrawRng:
     """An rng returning one party's recorded random draws in order, from the
     first draw made at step ``from_step`` on (each call must ask for exactly the
     recorded length).  Fragment identifiers are the fragmenter's, not the
-    DAKE's or the ratchet's: they are left out unless ``fragments`` is set."""
+    DAKE's or the ratchet's: they are left out unless ``fragments`` is set (then
+    only they are given); ``everything`` gives all draws, as one party's rng."""
 
     def __init__(
-        self, t: dict[str, Any], party: str, from_step: int = 0, *, fragments: bool = False
+        self,
+        t: dict[str, Any],
+        party: str,
+        from_step: int = 0,
+        *,
+        fragments: bool = False,
+        everything: bool = False,
     ) -> None:
         records = [
             d
             for d in t["random_draws"][party]
-            if d["step"] >= from_step and fragments == is_fragment_identifier(d)
+            if d["step"] >= from_step and (everything or fragments == is_fragment_identifier(d))
         ]
         self.draws = [bytes.fromhex(d["bytes"]) for d in records]
         self.pos = 0

@@ -212,28 +212,33 @@ def test_network_chaos(rnd: random.Random, size: int) -> None:
 # --- otr4j's T1 through a Conversation ------------------------------------------------------
 
 
-def _t1_conversation(t: dict[str, Any], party: str) -> Conversation:
+def _transcript_conversation(t: dict[str, Any], party: str) -> Conversation:
     who = t["parties"][party]
     profile = ClientProfile.decode(bytes.fromhex(who["client_profile"]))
     kp = Ed448KeyPair.from_symmetric_key(bytes.fromhex(who["long_term"]["symmetric_key"]))
+    versions = {int(v) for v in who["policy_versions"].split(",")}
     return Conversation(
         generate_dsa_key(),
         who["peer"],
         account=who["account"],
         protocol="xmpp",
-        policy=Policy.named("MANUAL").with_versions({3, 4}),
+        policy=Policy.named("MANUAL", max_message_size=who["max_fragment_size"]).with_versions(
+            versions
+        ),
         instance_tag=who["instance_tag"],
-        rng=DrawRng(t, party),
+        rng=DrawRng(t, party, everything=True),
         v4=V4Credentials(kp, ForgingKey(profile.forging_key), profile),
     )
 
 
-def test_t1_through_a_conversation() -> None:
+@pytest.mark.parametrize("tid", ["T1", "T2"])
+def test_transcript_through_a_conversation(tid: str) -> None:
     """Our Bob answers otr4j Alice's recorded query and messages: every wire message
-    he sends equals otr4j Bob's, every message received shows otr4j's text."""
-    t = transcript("T1")
+    he sends equals otr4j Bob's (T2: every fragment, with otr4j's identifiers drawn
+    from the same rng), every message received shows otr4j's text."""
+    t = transcript(tid)
     now = float(t["now_unix"])
-    bob = _t1_conversation(t, "bob")
+    bob = _transcript_conversation(t, "bob")
     shown = []
     for step in t["steps"]:
         expected = [s["wire"] for s in step["sent"] if s["from"] == "bob"]
@@ -253,7 +258,7 @@ def test_t1_through_a_conversation() -> None:
         and s["message"].get("type") == "DataMessage4"
     ]
     assert shown == [x for x in texts if x]
-    assert bob.msgstate is MsgState.FINISHED
+    assert bob.msgstate is (MsgState.FINISHED if tid == "T1" else MsgState.ENCRYPTED)
 
 
 # --- v4 -> v3 fallback against the real libotr ---------------------------------------------
