@@ -231,34 +231,43 @@ def _transcript_conversation(t: dict[str, Any], party: str) -> Conversation:
     )
 
 
+@pytest.mark.parametrize("role", ["alice", "bob"])
 @pytest.mark.parametrize("tid", ["T1", "T2"])
-def test_transcript_through_a_conversation(tid: str) -> None:
-    """Our Bob answers otr4j Alice's recorded query and messages: every wire message
-    he sends equals otr4j Bob's (T2: every fragment, with otr4j's identifiers drawn
-    from the same rng), every message received shows otr4j's text."""
+def test_transcript_through_a_conversation(tid: str, role: str) -> None:
+    """We play one party through a Conversation against otr4j's recorded messages:
+    every wire message we send equals otr4j's (T2: every fragment, with otr4j's
+    identifiers drawn from the same rng), every message received shows otr4j's
+    text.  Only Alice's query differs (the fallback text is otr4j's own)."""
     t = transcript(tid)
     now = float(t["now_unix"])
-    bob = _transcript_conversation(t, "bob")
+    us = _transcript_conversation(t, role)
     shown = []
     for step in t["steps"]:
-        expected = [s["wire"] for s in step["sent"] if s["from"] == "bob"]
-        if step["kind"] == "deliver" and step["to"] == "bob":
-            out = bob.receive(step["wire"], now)
+        expected = [s["wire"] for s in step["sent"] if s["from"] == role]
+        if step["kind"] == "deliver" and step["to"] == role:
+            out = us.receive(step["wire"], now)
             assert sent(out) == expected
             shown += got(out)
-        elif step["kind"] == "action" and step["party"] == "bob":
+        elif step["kind"] == "action" and step["party"] == role:
+            action = step["action"]
+            if action.startswith("startSession"):
+                (query,) = sent(us.start(now))
+                assert query.startswith("?OTRv34?" if tid == "T1" else "?OTRv4?")
+                continue
+            if action.startswith("endSession"):
+                assert sent(us.end(now)) == expected
+                continue
             detail = step["detail"]
             tlvs = tuple(Tlv(x["type"], bytes.fromhex(x["value"])) for x in detail["tlvs"])
-            assert sent(bob.send(detail["text"], now, tlvs=tlvs)) == expected
+            assert sent(us.send(detail["text"], now, tlvs=tlvs)) == expected
     texts = [
         s["keys"]["decoded"]["text"]
         for s in t["steps"]
-        if s["kind"] == "deliver"
-        and s["to"] == "bob"
-        and s["message"].get("type") == "DataMessage4"
+        if s["kind"] == "deliver" and s["to"] == role and s["message"].get("type") == "DataMessage4"
     ]
     assert shown == [x for x in texts if x]
-    assert bob.msgstate is (MsgState.FINISHED if tid == "T1" else MsgState.ENCRYPTED)
+    final = {("T1", "bob"): MsgState.FINISHED, ("T1", "alice"): MsgState.PLAINTEXT}
+    assert us.msgstate is final.get((tid, role), MsgState.ENCRYPTED)
 
 
 # --- v4 -> v3 fallback against the real libotr ---------------------------------------------
