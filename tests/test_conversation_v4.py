@@ -231,13 +231,27 @@ def _transcript_conversation(t: dict[str, Any], party: str) -> Conversation:
     )
 
 
+def _check_otr4j_events(recorded: list[dict[str, Any]], out: list[ev.Event]) -> None:
+    """otr4j's host callbacks against our events: the extra symmetric keys it
+    discovered (key, context, value) and the final SMP outcome."""
+    found = [e for e in recorded if e.get("event") == "EXTRA_SYMMETRIC_KEY_DISCOVERED"]
+    ours = [e for e in out if isinstance(e, ev.ExtraSymmetricKey)]
+    assert [(e.key.hex(), f"{e.use:08x}", e.usedata.hex()) for e in ours] == [
+        (e["key"], e["context"], e["value"]) for e in found
+    ]
+    outcomes = [e for e in recorded if e.get("smp_status") in ("SUCCEEDED", "FAILED")]
+    if outcomes:
+        assert any(isinstance(e, ev.SmpSucceeded) for e in out) == outcomes[-1]["success"]
+
+
 @pytest.mark.parametrize("role", ["alice", "bob"])
-@pytest.mark.parametrize("tid", ["T1", "T2"])
+@pytest.mark.parametrize("tid", ["T1", "T2", "T3", "T4"])
 def test_transcript_through_a_conversation(tid: str, role: str) -> None:
     """We play one party through a Conversation against otr4j's recorded messages:
     every wire message we send equals otr4j's (T2: every fragment, with otr4j's
     identifiers drawn from the same rng), every message received shows otr4j's
-    text.  Only Alice's query differs (the fallback text is otr4j's own)."""
+    text, SMP (T3) ends as otr4j's did and the extra symmetric keys of TLV 7 (T4)
+    are otr4j's.  Only Alice's query differs (the fallback text is otr4j's own)."""
     t = transcript(tid)
     now = float(t["now_unix"])
     us = _transcript_conversation(t, role)
@@ -248,6 +262,7 @@ def test_transcript_through_a_conversation(tid: str, role: str) -> None:
             out = us.receive(step["wire"], now)
             assert sent(out) == expected
             shown += got(out)
+            _check_otr4j_events(step["events"], out)
         elif step["kind"] == "action" and step["party"] == role:
             action = step["action"]
             if action.startswith("startSession"):
@@ -258,6 +273,12 @@ def test_transcript_through_a_conversation(tid: str, role: str) -> None:
                 assert sent(us.end(now)) == expected
                 continue
             detail = step["detail"]
+            if action == "initSmp":
+                assert sent(us.smp_start(detail["secret"], detail["question"], now)) == expected
+                continue
+            if action == "respondSmp":
+                assert sent(us.smp_respond(detail["secret"], now)) == expected
+                continue
             tlvs = tuple(Tlv(x["type"], bytes.fromhex(x["value"])) for x in detail["tlvs"])
             assert sent(us.send(detail["text"], now, tlvs=tlvs)) == expected
     texts = [
