@@ -1,36 +1,26 @@
-"""Access to the otr4j OTRv4 transcripts (shared/spec/vectors/otr4j-v4-transcripts.json,
-described in the vectors README): loading, wire decoding, the DAKE messages and the
-recorded random draws as an rng."""
+"""The otr4j OTRv4 transcripts (shared/spec/vectors/otr4j-v4-transcripts.json, see the
+vectors README) for the DAKE, session and conversation tests: wire decoding, the DAKE
+deliveries and a party's recorded random draws as its rng (loading is
+``v4_transcript_util``'s, shared with the ratchet tests)."""
 
 from __future__ import annotations
 
 import base64
-import functools
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from conftest import SPEC_VECTORS
+from v4_transcript_util import transcripts
 
-TRANSCRIPTS_FILE = SPEC_VECTORS / "otr4j-v4-transcripts.json"
 DAKE_TYPES = ("IdentityMessage", "AuthRMessage", "AuthIMessage")
 
 
-@functools.cache
-def _load() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(TRANSCRIPTS_FILE.read_text())
-    assert data["all_verified"]
-    return data
-
-
 def load_transcripts() -> list[dict[str, Any]]:
-    """The six transcripts T1..T6, in order."""
-    return list(_load()["transcripts"])
+    """The six transcripts T1..T6, in order (loaded once, by v4_transcript_util)."""
+    return list(transcripts().values())
 
 
 def transcript(tid: str) -> dict[str, Any]:
-    (t,) = [t for t in load_transcripts() if t["id"] == tid]
-    return t
+    return transcripts()[tid]
 
 
 def wire_bytes(wire: str) -> bytes:
