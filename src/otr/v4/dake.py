@@ -60,7 +60,11 @@ Two deliberate deviations from otr4j, for the spec's intent (ERRATA D.3):
   puts each incoming Identity message on a fresh instance, so no tie-break
   happens and both sides wait for an Auth-I forever.  This object is the DAKE
   of one peer whatever the receiver tag (0 or ours), so the tie-break runs and
-  the DAKE completes.
+  the DAKE completes between two of ours.  Against otr4j itself crossing
+  Identity messages can still stall or end desynchronised: otr4j answers
+  every Identity message on a fresh instance and replaces its Auth-R when the
+  same Identity message comes again (both ERRATA D.3); nothing on our side
+  can repair that without breaking the spec's tie-break.
 
 The machine is sans-I/O: :meth:`Dake.start` returns the Identity message to
 send; :meth:`Dake.receive` takes a decoded DAKE message and ``now`` (Unix
