@@ -97,12 +97,14 @@ def main() -> int:
     )
     if theirs:
         ratio = min(ours) / min(theirs)
+        median_ratio = statistics.median(ours) / statistics.median(theirs)
         print(
             f"v3 AKE (libotr 4.1.1): median {statistics.median(theirs):7.2f} ms"
             f"   best {min(theirs):7.2f} ms"
         )
         verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
         print(f"ratio (best): {ratio:.2f}x  ({verdict} the <= {TARGET_RATIO:g}x target)")
+        print(f"ratio (median, for information): {median_ratio:.2f}x")
     return 0
 
 
