@@ -481,3 +481,24 @@ def test_protocol_fragmenting_hooks() -> None:
     for size in (0, 10, 3000):
         (msg,) = wires(a.send(b"x" * size, (), NOW))
         assert len(proto.fragment(msg, 4, 200, BOB_TAG)) <= proto.fragments_needed(size, 4, 200)
+
+
+def test_renewed_profile_is_used_by_new_dakes() -> None:
+    alice, bob, _, b = secured_pair()
+    proto = alice.protocol
+    old = proto.profile
+    renewed = build_client_profile(
+        proto.keypair, proto.forging_key.public, ALICE_TAG, "4", int(NOW) + 30 * 86400
+    )
+    proto.replace_profile(renewed)
+    assert proto.master_dake.profile is renewed
+    # Bob restarts the DAKE: Alice's answer carries the renewed profile
+    identity = envelope.encode_otr_message(b.dake.start().encode())
+    (auth_r,) = wires(alice.receive(identity))
+    assert renewed.encode() in envelope.decode_otr_message(auth_r)
+    assert old.encode() not in envelope.decode_otr_message(auth_r)
+    (auth_i,) = wires(bob.receive(auth_r))
+    assert any(isinstance(o, Secured) for o in alice.receive(auth_i))
+    other = make_peer(0x4444_4444, "x", "y").protocol.profile
+    with pytest.raises(LocalProtocolError):
+        proto.replace_profile(other)

@@ -388,6 +388,11 @@ class Dake:
         return self._tag
 
     @property
+    def profile(self) -> ClientProfile:
+        """Our Client Profile, as this DAKE sends it."""
+        return self._profile
+
+    @property
     def their_instance(self) -> int:
         """The peer's instance tag as far as known (0 before it is)."""
         return self._their_instance

@@ -172,7 +172,7 @@ class V4Settings:
     """Mode, timers and limits of OTRv4 sessions (all times in seconds)."""
 
     mode: V4Mode = V4Mode.OTRV3_COMPATIBLE
-
+    """Which protocol versions the conversation keeps beside OTRv4."""
     heartbeat_interval: float = 60.0
     """Send a heartbeat after receiving a message if we sent nothing for this long."""
     ratchet: RatchetLimits = field(default_factory=RatchetLimits)
@@ -215,6 +215,20 @@ class V4Protocol:
         self.settings = settings or V4Settings()
         self.our_fingerprint = fingerprint(keypair.public, forging_key.public)
         self.master_dake = self.new_dake()
+
+    def replace_profile(self, profile: ClientProfile) -> None:
+        """Use a renewed Client Profile (same keys and instance tag; see
+        :meth:`otr.v4.identity.Identity.renew_profile`) for every DAKE from now on;
+        a DAKE under way finishes with the profile it sent."""
+        if (
+            profile.public_key != self.keypair.public
+            or profile.forging_key != self.forging_key.public
+            or profile.instance_tag != self.our_instance
+        ):
+            raise LocalProtocolError("the Client Profile is not this identity's")
+        self.profile = profile
+        if self.master_dake.state is DakeState.START:
+            self.master_dake = self.new_dake()
 
     def new_dake(self, their_instance: int = 0) -> Dake:
         return Dake(
@@ -327,6 +341,8 @@ class V4Session(SmpSessionMixin):
 
         A DAKE that fails a check is unchanged; the last failure is raised."""
         proto = self._protocol
+        if self.dake.state is DakeState.START and self.dake.profile is not proto.profile:
+            self.dake = proto.new_dake(self.their_instance)  # a renewed profile
         dake = self.dake
         master = proto.master_dake
         waiting = DakeState.WAITING_AUTH_R
