@@ -470,3 +470,19 @@ def test_restarts_and_data_over_a_lossy_network(rnd: random.Random, size: int) -
     assert a.is_encrypted and b.is_encrypted and a.ssid == b.ssid
     assert got(pump(a, b, sent(a.send("final", now)), a)) == ["final"]
     assert got(pump(a, b, sent(b.send("final too", now)), b)) == ["final too"]
+
+
+def test_replace_v4_profile() -> None:
+    from otr.errors import LocalProtocolError
+
+    a, b = conv("alice"), conv("bob")
+    renewed = build_client_profile(
+        CREDS_A.keypair, CREDS_A.forging_key.public, TAG_A, "34", int(NOW) + 30 * 86400
+    )
+    a.replace_v4_profile(renewed)
+    log = secure(a, b)
+    assert any(isinstance(e, ev.SessionSecured) for e in log)
+    assert b.sessions[(4, TAG_A)].result.their_profile == renewed  # type: ignore[attr-defined]
+    v3_only = Conversation(DSA_A, "bob", account="alice", instance_tag=TAG_A)
+    with pytest.raises(LocalProtocolError):
+        v3_only.replace_v4_profile(renewed)

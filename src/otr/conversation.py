@@ -42,6 +42,7 @@ from .instance import (
 from .limits import Limits
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
+from .v4.profiles import ClientProfile
 from .v4.session import V4Credentials, V4Protocol, V4Settings
 from .wire import envelope, registry, tlv
 from .wire import v3 as wire3
@@ -258,6 +259,13 @@ class Conversation:
             raise LocalProtocolError("protocols must be added before the conversation starts")
         for version in protocol.versions:
             self._protocols[version] = protocol
+
+    def replace_v4_profile(self, profile: ClientProfile) -> None:
+        """Use a renewed OTRv4 Client Profile (same keys and instance tag) for every
+        DAKE from now on (see :meth:`otr.v4.identity.Identity.renew_profile`)."""
+        if self._v4 is None:
+            raise LocalProtocolError("this conversation has no OTRv4 identity")
+        self._v4.replace_profile(profile)
 
     # ------------------------------------------------------------------ status
 
