@@ -6,8 +6,8 @@ what the user typed, and returns ordered :mod:`otr.events`.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .errors import LocalProtocolError, OtrError
 from .policy import Policy, PolicyFlag
 
 __all__ = ["LocalProtocolError", "OtrError", "Policy", "PolicyFlag"]
-__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""``otr inspect``: decode OTR wire text, a fragment or a whole transcript, and decrypt it
+when keys are given (see :mod:`otr.tools.inspect`).
+
+Input: the messages given as arguments, else the lines of ``--file`` (``-`` or nothing:
+stdin), one wire text per line.  Output: a human-readable report per message, or with
+``--json`` one JSON object per line.  Key material is redacted unless ``--show-secrets``.
+
+Keys (each option may be repeated; hex, an optional ``0x`` prefix): ``--aes-key``,
+``--mac-key``, ``--secret`` (a D-H shared secret s), ``--dh-secret`` (a D-H private key x).
+``--keys-file FILE`` reads the same from a JSON object ``{"aes_keys": [...], "mac_keys":
+[...], "shared_secrets": [...], "dh_secrets": [...]}``, which keeps them off the command
+line (other users can read a process's arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..tools.inspect import KeyRing, format_report, inspect_transcript, report_to_json
+
+__all__ = ["add_arguments", "add_key_arguments", "keyring_from_args", "parse_hex", "run"]
+
+
+def parse_hex(text: str) -> bytes:
+    """Bytes from hex (``0x`` prefix, spaces and colons allowed)."""
+    digits = text.strip().removeprefix("0x").replace(" ", "").replace(":", "")
+    try:
+        return bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not hex: {text[:16]!r}...") from None
+
+
+def _hex_int(text: str) -> int:
+    return int.from_bytes(parse_hex(text), "big")
+
+
+def add_key_arguments(parser: argparse.ArgumentParser) -> None:
+    keys = parser.add_argument_group("keys")
+    keys.add_argument("--aes-key", action="append", type=parse_hex, default=[], metavar="HEX")
+    keys.add_argument("--mac-key", action="append", type=parse_hex, default=[], metavar="HEX")
+    keys.add_argument(
+        "--secret", action="append", type=_hex_int, default=[], metavar="HEX", help="D-H s"
+    )
+    keys.add_argument(
+        "--dh-secret", action="append", type=_hex_int, default=[], metavar="HEX", help="D-H x"
+    )
+    keys.add_argument("--keys-file", type=Path, metavar="FILE", help="the keys as JSON")
+
+
+def keyring_from_args(args: argparse.Namespace) -> KeyRing:
+    """The :class:`KeyRing` of the key options (and ``--keys-file``)."""
+    aes, mac = list(args.aes_key), list(args.mac_key)
+    shared, dh = list(args.secret), list(args.dh_secret)
+    if args.keys_file is not None:
+        data: dict[str, Any] = json.loads(args.keys_file.read_text())
+        aes += [parse_hex(v) for v in data.get("aes_keys", [])]
+        mac += [parse_hex(v) for v in data.get("mac_keys", [])]
+        shared += [_hex_int(v) for v in data.get("shared_secrets", [])]
+        dh += [_hex_int(v) for v in data.get("dh_secrets", [])]
+    return KeyRing(tuple(aes), tuple(mac), tuple(shared), tuple(dh))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("messages", nargs="*", metavar="MESSAGE", help="wire text to decode")
+    parser.add_argument("-f", "--file", default="-", help="a transcript, one message a line")
+    parser.add_argument("--json", action="store_true", help="one JSON object per message")
+    parser.add_argument("--show-secrets", action="store_true", help="print key material")
+    parser.add_argument("--full", action="store_true", help="do not shorten long values")
+    add_key_arguments(parser)
+
+
+def read_lines(args: argparse.Namespace) -> Iterable[str]:
+    """The messages to read: the arguments, else the file's (or stdin's) lines."""
+    if args.messages:
+        return list(args.messages)
+    if args.file == "-":
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    return Path(args.file).read_text(encoding="utf-8").splitlines()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        keys = keyring_from_args(args)
+        lines = read_lines(args)
+    except (OSError, ValueError, argparse.ArgumentTypeError) as exc:
+        print(f"otr inspect: {exc}", file=sys.stderr)
+        return 2
+    for report in inspect_transcript(lines, keys):
+        if args.json:
+            print(json.dumps(report_to_json(report, args.show_secrets), ensure_ascii=False))
+        else:
+            print(format_report(report, args.show_secrets, args.full))
+    return 0

@@ -1,0 +1,629 @@
+"""Decode what an OTR conversation put on the wire, and decrypt it when keys are known.
+
+:class:`Inspector` reads one text at a time (a line of a transcript) and returns a
+:class:`Report`: the kind of text (OTRv3 spec "Unencoded messages" / "Encoded messages" /
+"Fragmentation", as :func:`otr.wire.envelope.classify` tells it), and for an encoded message
+its type and every field under the spec's names (OTRv3 spec "D-H Commit Message" ... "Data
+Message").  Every parse goes through :mod:`otr.wire`; nothing here reads the binary layout
+itself.
+
+The inspector is stateful over a transcript, as a receiver would be:
+
+* fragments are reassembled per sender instance (:class:`otr.wire.fragment.Reassembler`);
+  the report of the completing fragment carries the whole message's report as ``inner``;
+* the D-H public keys seen (D-H Key, g^x revealed by a Reveal Signature Message, the next
+  key of each Data Message) are remembered, so that a D-H *private* key given in the
+  :class:`KeyRing` yields the session keys of every pair it takes part in (spec "Computing
+  AES keys, MAC keys, and the secure session id");
+* the MAC keys revealed in Data Messages (spec "Revealing MAC keys") are remembered: each
+  is matched against the earlier messages it authenticates, which is what makes the
+  transcript forgeable (see :mod:`otr.tools.forge`).
+
+Which key opens a Data Message is found by trying each candidate key's MAC (HMAC-SHA1,
+compared in constant time): no key-id bookkeeping can go wrong, and a transcript that is
+missing messages still decrypts.  Values that are key material are :class:`Secret` and are
+redacted by :func:`report_to_json` / :func:`format_report` unless ``show_secrets``.
+
+Limits (a transcript is input from anywhere): at most :data:`MAX_PUBLIC_KEYS` public keys
+and :data:`MAX_DATA_MESSAGES` Data Messages are remembered (oldest first out), and at most
+:data:`MAX_REASSEMBLERS` senders' fragment buffers are held.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..crypto import modp
+from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
+from ..errors import DecodeError, RemoteProtocolError
+from ..v3.ake import AkeKeys, open_signed_part
+from ..v3.datacrypt import PyDirectionKeys
+from ..v3.session import aes_keys, extra_symmetric_key
+from ..wire import envelope, tlv
+from ..wire import v3 as wire3
+from ..wire.buffer import Reader, encode_mpi
+from ..wire.envelope import MessageKind
+from ..wire.fragment import Reassembler, parse_fragment
+
+__all__ = [
+    "MAX_DATA_MESSAGES",
+    "MAX_PUBLIC_KEYS",
+    "MAX_REASSEMBLERS",
+    "DataKey",
+    "Inspector",
+    "KeyRing",
+    "Mpi",
+    "Report",
+    "Secret",
+    "format_report",
+    "inspect_transcript",
+    "plain_value",
+    "report_to_json",
+]
+
+MAX_PUBLIC_KEYS = 1024
+"""Most D-H public keys the inspector remembers (oldest forgotten first)."""
+MAX_DATA_MESSAGES = 4096
+"""Most Data Messages remembered for matching revealed MAC keys."""
+MAX_REASSEMBLERS = 64
+"""Most senders (version, sender instance) with a fragment buffer."""
+
+FLAG_IGNORE_UNREADABLE = 0x01
+"""Spec "Data Message": the only flag; the receiver need not report an unreadable message."""
+
+TYPE_NAMES = {
+    wire3.DH_COMMIT: "D-H Commit Message",
+    wire3.DATA: "Data Message",
+    wire3.DH_KEY: "D-H Key Message",
+    wire3.REVEAL_SIGNATURE: "Reveal Signature Message",
+    wire3.SIGNATURE: "Signature Message",
+}
+"""OTRv2/v3 message types (spec "Encoded messages")."""
+
+TLV_NAMES = {
+    tlv.PADDING: "Padding",
+    tlv.DISCONNECTED: "Disconnected",
+    tlv.SMP1: "SMP Message 1",
+    tlv.SMP2: "SMP Message 2",
+    tlv.SMP3: "SMP Message 3",
+    tlv.SMP4: "SMP Message 4",
+    tlv.SMP_ABORT: "SMP Abort Message",
+    tlv.SMP1Q: "SMP Message 1Q",
+    tlv.EXTRA_SYMMETRIC_KEY: "Extra symmetric key",
+}
+"""OTRv3 spec "Data Message", TLV types 0-8."""
+
+ERROR_CODES = {
+    "ERROR_1": "the message is undecryptable",
+    "ERROR_2": "the message arrived in a state that is not encrypted messages",
+    "ERROR_3": "the instance tags do not correspond",
+}
+"""OTRv4 spec "OTR Error Messages": the error codes a v4 client sends."""
+
+_ERROR_CODE = re.compile(r"\s*(ERROR_\d+)\s*:")
+
+
+class Mpi(int):
+    """An MPI (a D-H public key, an SMP group element): shortened in human output."""
+
+
+class Secret(bytes):
+    """Key material: redacted unless asked for (never logged)."""
+
+    def __repr__(self) -> str:
+        return f"Secret(<{len(self)} bytes>)"
+
+
+Value = Any
+"""A report value: int, str, bytes (hex), :class:`Mpi`, :class:`Secret`, bool, None, or a
+list / dict of those."""
+
+
+@dataclass
+class Report:
+    """What one text was.  ``kind`` is a :class:`~otr.wire.envelope.MessageKind` value (or
+    ``"invalid"`` for a text that looked like OTR but did not decode); ``fields`` are the
+    message's fields by the spec's names; ``sections`` hold what keys revealed (``"decrypted"``,
+    ``"signed_part"``); ``inner`` is the reassembled message of a completing fragment."""
+
+    index: int
+    kind: str
+    title: str
+    fields: dict[str, Value] = field(default_factory=dict)
+    sections: dict[str, dict[str, Value]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    inner: Report | None = None
+    error: str | None = None
+    version: int | None = None
+    message_type: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """What the caller knows (any of it may be empty).
+
+    * ``aes_keys``: Data Message AES keys (the MAC key is SHA-1 of each, spec "Computing AES
+      keys, MAC keys");
+    * ``mac_keys``: MAC keys alone (a message can then be authenticated, not decrypted);
+    * ``shared_secrets``: D-H shared secrets s = g^xy (the AKE's, or any key pair's);
+    * ``dh_secrets``: D-H private keys x (either party's; paired with every public key seen).
+    """
+
+    aes_keys: tuple[bytes, ...] = ()
+    mac_keys: tuple[bytes, ...] = ()
+    shared_secrets: tuple[int, ...] = ()
+    dh_secrets: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.aes_keys or self.mac_keys or self.shared_secrets or self.dh_secrets)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A candidate key for one direction of one key pair: ``aes`` is None when only the MAC
+    key is known.  ``source`` says where it came from (for the report)."""
+
+    mac: bytes
+    aes: bytes | None
+    source: str
+    extra: bytes | None = None
+
+
+class Inspector:
+    """Decodes a transcript text by text (see the module docstring)."""
+
+    def __init__(self, keys: KeyRing | None = None) -> None:
+        self.keys = keys or KeyRing()
+        self._count = 0
+        self._reassemblers: OrderedDict[tuple[int, int], Reassembler] = OrderedDict()
+        self._publics: OrderedDict[int, str] = OrderedDict()
+        self._commits: dict[int, wire3.DHCommit] = {}
+        self._dhkeys: dict[int, int] = {}
+        self._ake: dict[tuple[int, int], tuple[AkeKeys, int, int]] = {}
+        self._secrets: list[tuple[int, str]] = [
+            (int(s), f"shared secret #{n}") for n, s in enumerate(self.keys.shared_secrets, 1)
+        ]
+        self._our_publics = {
+            int(modp.powmod_g(x)): n for n, x in enumerate(self.keys.dh_secrets, 1)
+        }
+        self._pair_secrets: dict[tuple[int, int], int] = {}
+        self._revealed: list[tuple[bytes, int]] = []
+        self._data: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+
+    # -- public API
+
+    def inspect(self, text: str) -> Report:
+        """The report of ``text``, the next text of the transcript.  Never raises on
+        malformed input: the report's ``error`` says what was wrong."""
+        self._count += 1
+        return self._inspect(text, self._count)
+
+    def data_keys(self) -> Iterator[DataKey]:
+        """Every Data Message key candidate known so far (explicit keys, revealed MAC keys,
+        keys derived from shared secrets and from D-H private keys with the public keys seen)."""
+        for n, aes in enumerate(self.keys.aes_keys, 1):
+            yield DataKey(sha1(aes), aes, f"AES key #{n}")
+        for n, mac in enumerate(self.keys.mac_keys, 1):
+            yield DataKey(mac, None, f"MAC key #{n}")
+        for mac, index in self._revealed:
+            yield DataKey(mac, None, f"MAC key revealed in #{index}")
+        for s, label in self._secrets:
+            yield from _pair_keys(s, label)
+        for n, x in enumerate(self.keys.dh_secrets, 1):
+            for pub, seen in list(self._publics.items()):
+                if pub in self._our_publics:
+                    continue
+                shared = self._pair_secrets.get((n, pub))
+                if shared is None:
+                    shared = int(modp.powmod(pub, x))
+                    self._pair_secrets[(n, pub)] = shared
+                yield from _pair_keys(shared, f"D-H secret #{n} with the key from {seen}")
+
+    # -- dispatch
+
+    def _inspect(self, text: str, index: int) -> Report:
+        kind = envelope.classify(text)
+        try:
+            if kind is MessageKind.FRAGMENT:
+                return self._fragment(text, index)
+            if kind is MessageKind.ENCODED:
+                return self._encoded(envelope.decode_otr_message(text), index)
+        except RemoteProtocolError as exc:
+            return Report(index, "invalid", f"malformed {kind.value} message", error=str(exc))
+        if kind is MessageKind.QUERY:
+            versions = envelope.parse_query(text) or frozenset()
+            return Report(
+                index,
+                kind.value,
+                "Query Message",
+                {"versions": sorted(versions), "text": text},
+            )
+        if kind is MessageKind.ERROR:
+            message = envelope.parse_error(text) or ""
+            fields: dict[str, Value] = {"error_text": message}
+            m = _ERROR_CODE.match(message)
+            if m and m.group(1) in ERROR_CODES:
+                fields["error_code"] = m.group(1)
+                fields["meaning"] = ERROR_CODES[m.group(1)]
+            return Report(index, kind.value, "Error Message", fields)
+        if kind is MessageKind.TAGGED_PLAINTEXT:
+            found = envelope.find_whitespace_tag(text)
+            assert found is not None  # classify saw the tag base
+            rest, versions = found
+            return Report(
+                index,
+                kind.value,
+                "Tagged plaintext (whitespace tag)",
+                {"versions": sorted(versions), "plaintext": rest},
+            )
+        return Report(index, kind.value, "Plaintext", {"plaintext": text})
+
+    def _fragment(self, text: str, index: int) -> Report:
+        frag = parse_fragment(text)
+        fields: dict[str, Value] = {"protocol_version": frag.version}
+        if frag.version == 4:
+            fields["identifier"] = frag.identifier
+        if frag.version >= 3:
+            fields["sender_instance_tag"] = frag.sender_instance
+            fields["receiver_instance_tag"] = frag.receiver_instance
+        fields.update({"k": frag.k, "n": frag.n, "piece_length": len(frag.piece)})
+        report = Report(
+            index, MessageKind.FRAGMENT.value, f"v{frag.version} fragment {frag.k}/{frag.n}", fields
+        )
+        report.version = frag.version
+        key = (frag.version, frag.sender_instance)
+        buf = self._reassemblers.pop(key, None) or Reassembler()
+        whole = buf.feed(frag)
+        self._reassemblers[key] = buf
+        while len(self._reassemblers) > MAX_REASSEMBLERS:
+            self._reassemblers.popitem(last=False)
+        if whole is not None:
+            report.notes.append(f"completes a message of {len(whole)} characters")
+            report.inner = self._inspect(whole, index)
+        elif not buf.pending:
+            report.notes.append("out of sequence: the fragment buffer was discarded")
+        return report
+
+    def _encoded(self, binary: bytes, index: int) -> Report:
+        if len(binary) >= 3 and binary[:2] == b"\x00\x04":
+            return Report(
+                index,
+                MessageKind.ENCODED.value,
+                f"v4 message type 0x{binary[2]:02x}",
+                {"protocol_version": 4, "message_type": binary[2], "length": len(binary)},
+                error="OTRv4 messages are not decoded by this build",
+                version=4,
+                message_type=binary[2],
+            )
+        decoded = wire3.decode_message(binary)
+        header, msg = decoded.header, decoded.message
+        title = f"v{header.version} {TYPE_NAMES.get(header.type, hex(header.type))}"
+        fields: dict[str, Value] = {
+            "protocol_version": header.version,
+            "message_type": header.type,
+        }
+        if header.version == 3:
+            fields["sender_instance_tag"] = header.sender_instance
+            fields["receiver_instance_tag"] = header.receiver_instance
+        report = Report(
+            index,
+            MessageKind.ENCODED.value,
+            title,
+            fields,
+            version=header.version,
+            message_type=header.type,
+        )
+        sender, receiver = header.sender_instance, header.receiver_instance
+        if isinstance(msg, wire3.DHCommit):
+            fields["encrypted_gx"] = msg.encrypted_gx
+            fields["hashed_gx"] = msg.hashed_gx
+            self._commits[sender] = msg
+        elif isinstance(msg, wire3.DHKey):
+            fields["gy"] = Mpi(msg.gy)
+            self._dhkeys[sender] = msg.gy
+            self._remember_public(msg.gy, index, "D-H Key")
+        elif isinstance(msg, wire3.RevealSignature):
+            fields["revealed_key"] = msg.revealed_key
+            fields["encrypted_signature"] = msg.encrypted_signature
+            fields["mac"] = msg.mac
+            self._reveal_signature(report, msg, sender, receiver)
+        elif isinstance(msg, wire3.Signature):
+            fields["encrypted_signature"] = msg.encrypted_signature
+            fields["mac"] = msg.mac
+            self._signature(report, msg, sender, receiver)
+        else:
+            self._data_message(report, msg, binary, decoded.authenticated)
+        return report
+
+    # -- the AKE (spec "Authenticated Key Exchange")
+
+    def _reveal_signature(
+        self, report: Report, msg: wire3.RevealSignature, sender: int, receiver: int
+    ) -> None:
+        commit = self._commits.get(sender)
+        if commit is None:
+            report.notes.append("no D-H Commit Message from this sender seen: g^x unknown")
+            return
+        gxmpi = aes128_ctr(msg.revealed_key, commit.encrypted_gx)
+        if not consttime_equal(sha256(gxmpi), commit.hashed_gx):
+            report.notes.append("the revealed key does not open the D-H Commit's g^x")
+            return
+        r = Reader(gxmpi)
+        gx = r.get_mpi()
+        r.finish()
+        report.fields["gx (revealed)"] = Mpi(gx)
+        self._remember_public(gx, report.index, "D-H Commit")
+        gy = self._dhkeys.get(receiver)
+        if gy is None:
+            report.notes.append("no D-H Key Message seen: the AKE keys cannot be derived")
+            return
+        for s, label in self._ake_secrets(gx, gy):
+            keys = AkeKeys.from_secret(s)
+            section = self._open_signed(
+                msg.encrypted_signature, msg.mac, gx, gy, keys.m1, keys.c, keys.m2
+            )
+            if section is not None:
+                self._ake[(sender, receiver)] = (keys, gx, gy)
+                self._secrets.append((s, f"the AKE's s (#{report.index})"))
+                section["keys_from"] = label
+                section["s"] = Secret(encode_mpi(s))
+                section["ssid"] = Secret(keys.ssid)
+                report.sections["signed_part"] = section
+                return
+        if self._secrets or self.keys.dh_secrets:
+            report.notes.append("no key given opens the signed part")
+
+    def _signature(self, report: Report, msg: wire3.Signature, sender: int, receiver: int) -> None:
+        known = self._ake.get((receiver, sender))
+        if known is None:
+            return
+        keys, gx, gy = known
+        section = self._open_signed(
+            msg.encrypted_signature, msg.mac, gy, gx, keys.m1_prime, keys.c_prime, keys.m2_prime
+        )
+        if section is None:
+            report.notes.append("the AKE's keys do not open the signed part")
+        else:
+            report.sections["signed_part"] = section
+
+    def _ake_secrets(self, gx: int, gy: int) -> Iterator[tuple[int, str]]:
+        yield from self._secrets
+        for pub, other in ((gx, gy), (gy, gx)):
+            n = self._our_publics.get(pub)
+            if n is not None:
+                yield int(modp.powmod(other, self.keys.dh_secrets[n - 1])), f"D-H secret #{n}"
+
+    @staticmethod
+    def _open_signed(
+        enc: bytes, mac: bytes, theirs: int, ours: int, m1: bytes, c: bytes, m2: bytes
+    ) -> dict[str, Value] | None:
+        try:
+            pub, keyid = open_signed_part(enc, mac, theirs, ours, m1, c, m2)
+        except RemoteProtocolError:
+            return None
+        return {
+            "pub_type": "DSA",
+            "dsa_p": Mpi(pub.p),
+            "dsa_q": Mpi(pub.q),
+            "dsa_g": Mpi(pub.g),
+            "dsa_y": Mpi(pub.y),
+            "fingerprint": pub.fingerprint().hex(),
+            "keyid": keyid,
+            "signature": "verifies",
+        }
+
+    # -- Data Messages (spec "Data Message")
+
+    def _data_message(
+        self, report: Report, msg: wire3.DataMessage, binary: bytes, authenticated: bytes
+    ) -> None:
+        fields = report.fields
+        fields.update(
+            {
+                "flags": msg.flags,
+                "flag_names": ["IGNORE_UNREADABLE"] if msg.flags & FLAG_IGNORE_UNREADABLE else [],
+                "sender_keyid": msg.sender_keyid,
+                "recipient_keyid": msg.recipient_keyid,
+                "next_dh": Mpi(msg.next_dh),
+                "ctr": msg.ctr,
+                "encrypted_message": msg.encrypted,
+                "mac": msg.mac,
+                "old_mac_keys": [
+                    msg.old_mac_keys[i : i + wire3.MAC_LEN]
+                    for i in range(0, len(msg.old_mac_keys), wire3.MAC_LEN)
+                ],
+            }
+        )
+        if len(msg.old_mac_keys) % wire3.MAC_LEN:
+            report.notes.append("old MAC keys are not a whole number of 20-byte keys")
+        auth_end = len(authenticated)
+        for key in self.data_keys():
+            if not hmac.compare_digest(hmac.digest(key.mac, authenticated, "sha1"), msg.mac):
+                continue
+            section: dict[str, Value] = {"keys_from": key.source, "mac_key": Secret(key.mac)}
+            if key.aes is None:
+                section["note"] = "MAC verifies; the AES key is unknown"
+            else:
+                section["aes_key"] = Secret(key.aes)
+                if key.extra is not None:
+                    section["extra_symmetric_key"] = Secret(key.extra)
+                opened = PyDirectionKeys(key.aes, key.mac).open(
+                    binary, auth_end - len(msg.encrypted), auth_end
+                )
+                assert opened is not None  # the MAC was checked just above
+                section.update(describe_plaintext(opened))
+            report.sections["decrypted"] = section
+            break
+        # Spec "Revealing MAC keys": each revealed key authenticated an earlier message.
+        for i, mac in enumerate(fields["old_mac_keys"]):
+            if len(mac) != wire3.MAC_LEN:
+                continue
+            for earlier, (auth, their_mac) in self._data.items():
+                if hmac.compare_digest(hmac.digest(mac, auth, "sha1"), their_mac):
+                    report.notes.append(f"old MAC key {i + 1} authenticates message #{earlier}")
+            self._revealed.append((bytes(mac), report.index))
+        if len(self._revealed) > MAX_PUBLIC_KEYS:
+            del self._revealed[: len(self._revealed) - MAX_PUBLIC_KEYS]
+        self._data[report.index] = (authenticated, msg.mac)
+        while len(self._data) > MAX_DATA_MESSAGES:
+            self._data.popitem(last=False)
+        self._remember_public(msg.next_dh, report.index, "Data Message next D-H key")
+
+    def _remember_public(self, pub: int, index: int, what: str) -> None:
+        if pub in self._publics or not 1 < pub < modp.P - 1:
+            return
+        self._publics[pub] = f"#{index} ({what})"
+        while len(self._publics) > MAX_PUBLIC_KEYS:
+            self._publics.popitem(last=False)
+
+
+def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
+    """The two directions' keys of the key pair whose shared secret is ``s``."""
+    secbytes = encode_mpi(s)
+    high, low = aes_keys(secbytes)
+    extra = extra_symmetric_key(secbytes)
+    yield DataKey(sha1(high), high, f"{label}, sent by the high end", extra)
+    yield DataKey(sha1(low), low, f"{label}, sent by the low end", extra)
+
+
+def describe_plaintext(plaintext: bytes) -> dict[str, Value]:
+    """A decrypted plaintext: the message and its TLVs (spec "Data Message": message, then
+    optionally NUL and TLV records)."""
+    message, tlv_bytes = tlv.split_plaintext(plaintext)
+    out: dict[str, Value] = {"message": message.decode("utf-8", errors="replace")}
+    try:
+        records = tlv.decode_tlvs(tlv_bytes)
+    except DecodeError as exc:
+        out["tlv_error"] = str(exc)
+        records = []
+    out["tlvs"] = [_describe_tlv(r.type, r.value) for r in records]
+    return out
+
+
+_SMP_TLVS = {tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP1Q}
+
+
+def _describe_tlv(tlv_type: int, value: bytes) -> dict[str, Value]:
+    out: dict[str, Value] = {
+        "type": tlv_type,
+        "name": TLV_NAMES.get(tlv_type, "unknown"),
+        "length": len(value),
+    }
+    if tlv_type in _SMP_TLVS:
+        body = value
+        if tlv_type == tlv.SMP1Q:
+            question, nul, body = value.partition(b"\0")
+            out["question"] = question.decode("utf-8", errors="replace")
+            if not nul:
+                out["error"] = "question not NUL-terminated"
+                return out
+        try:
+            r = Reader(body)
+            count = r.get_int()
+            if count > 16:
+                raise DecodeError("too many MPIs")
+            out["mpis"] = [Mpi(r.get_mpi()) for _ in range(count)]
+            r.finish()
+        except DecodeError as exc:
+            out["error"] = f"malformed SMP payload: {exc}"
+    elif tlv_type == tlv.EXTRA_SYMMETRIC_KEY and len(value) >= 4:
+        out["use"] = int.from_bytes(value[:4], "big")
+        out["usedata"] = value[4:]
+    elif tlv_type != tlv.PADDING and value:
+        out["value"] = value
+    return out
+
+
+def inspect_transcript(lines: Iterable[str], keys: KeyRing | None = None) -> list[Report]:
+    """The report of every non-empty line of a transcript, in order."""
+    inspector = Inspector(keys)
+    return [inspector.inspect(line) for line in lines if line.strip()]
+
+
+# -- rendering
+
+
+def plain_value(value: Value, show_secrets: bool) -> Value:
+    """``value`` for JSON: bytes and MPIs as lowercase hex, secrets redacted unless
+    ``show_secrets``."""
+    if isinstance(value, Secret):
+        return value.hex() if show_secrets else f"<redacted: {len(value)} bytes>"
+    if isinstance(value, Mpi):
+        return f"{int(value):x}"
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [plain_value(v, show_secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_value(v, show_secrets) for k, v in value.items()}
+    return value
+
+
+def report_to_json(report: Report, show_secrets: bool = False) -> dict[str, Value]:
+    """A JSON-serialisable dict: bytes and MPIs as lowercase hex, secrets redacted unless
+    ``show_secrets``."""
+    out: dict[str, Value] = {
+        "index": report.index,
+        "kind": report.kind,
+        "title": report.title,
+        "fields": plain_value(report.fields, show_secrets),
+    }
+    for name, section in report.sections.items():
+        out[name] = plain_value(section, show_secrets)
+    if report.notes:
+        out["notes"] = list(report.notes)
+    if report.error is not None:
+        out["error"] = report.error
+    if report.inner is not None:
+        out["reassembled"] = report_to_json(report.inner, show_secrets)
+    return out
+
+
+def _short(value: Value, show_secrets: bool, full: bool) -> str:
+    if isinstance(value, Secret):
+        return value.hex() if show_secrets else f"<redacted: {len(value)} bytes>"
+    if isinstance(value, Mpi):
+        digits = f"{int(value):x}"
+        if full or len(digits) <= 24:
+            return f"0x{digits}"
+        return f"0x{digits[:12]}…{digits[-8:]} ({int(value).bit_length()} bits)"
+    if isinstance(value, bytes):
+        if full or len(value) <= 24:
+            return value.hex() or "(empty)"
+        return f"{value[:12].hex()}…{value[-4:].hex()} ({len(value)} bytes)"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "; ".join(
+            "{" + ", ".join(f"{k}={_short(v, show_secrets, full)}" for k, v in item.items()) + "}"
+            for item in value
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v, show_secrets, full) for v in value) + "]"
+    return str(value)
+
+
+def format_report(
+    report: Report, show_secrets: bool = False, full: bool = False, indent: str = ""
+) -> str:
+    """Human-readable report: one line per field; long MPIs and byte strings shortened unless
+    ``full``; secrets redacted unless ``show_secrets``."""
+    lines = [f"{indent}#{report.index} [{report.kind}] {report.title}"]
+    pad = indent + "  "
+    for name, value in report.fields.items():
+        lines.append(f"{pad}{name}: {_short(value, show_secrets, full)}")
+    for section_name, section in report.sections.items():
+        lines.append(f"{pad}{section_name}:")
+        for name, value in section.items():
+            lines.append(f"{pad}  {name}: {_short(value, show_secrets, full)}")
+    lines.extend(f"{pad}note: {note}" for note in report.notes)
+    if report.error is not None:
+        lines.append(f"{pad}error: {report.error}")
+    if report.inner is not None:
+        lines.append(format_report(report.inner, show_secrets, full, pad))
+    return "\n".join(lines)
