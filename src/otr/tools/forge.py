@@ -221,7 +221,7 @@ def forge_transcript(
     index = 0
     pending = dict(replacements)
     for line in lines:
-        if not line.strip():
+        if not line:
             out.append(line)
             continue
         index += 1

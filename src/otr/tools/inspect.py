@@ -540,9 +540,10 @@ def _describe_tlv(tlv_type: int, value: bytes) -> dict[str, Value]:
 
 
 def inspect_transcript(lines: Iterable[str], keys: KeyRing | None = None) -> list[Report]:
-    """The report of every non-empty line of a transcript, in order."""
+    """The report of every non-empty line of a transcript, in order (a line of only
+    whitespace is a message: it may be a whitespace tag)."""
     inspector = Inspector(keys)
-    return [inspector.inspect(line) for line in lines if line.strip()]
+    return [inspector.inspect(line) for line in lines if line]
 
 
 # -- rendering
