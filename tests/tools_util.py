@@ -89,3 +89,42 @@ def make_pair(versions: tuple[int, ...] = (2, 3), fragment: int = 0, seed: str =
 
 def received_texts(events: list[ev.Event]) -> list[str]:
     return [e.text for e in events if isinstance(e, ev.MessageReceived)]
+
+
+class ConvPeer:
+    """A Conversation behind the interop peers' ``recv(data) -> events`` shape (JSON-like
+    dicts: ``inject`` and ``message``), so that ``peer.relay`` can pair it with libotr.
+    Every text either side receives is appended to ``wire``."""
+
+    def __init__(self, conv: Conversation, wire: list[str], now: float = 1000.0) -> None:
+        self.conv = conv
+        self.wire = wire
+        self.now = now
+
+    @staticmethod
+    def convert(events: list[ev.Event]) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for e in events:
+            if isinstance(e, ev.SendMessage):
+                out.append({"ev": "inject", "data": e.text})
+            elif isinstance(e, ev.MessageReceived):
+                out.append({"ev": "message", "text": e.text, "encrypted": e.encrypted})
+            else:
+                out.append({"ev": type(e).__name__})
+        return out
+
+    def recv(self, data: str) -> list[dict[str, object]]:
+        self.wire.append(data)
+        return self.convert(self.conv.receive(data, self.now))
+
+
+class Logged:
+    """Wraps a libotr OtrPeer so that what it receives is logged in ``wire`` too."""
+
+    def __init__(self, peer: object, wire: list[str]) -> None:
+        self.peer = peer
+        self.wire = wire
+
+    def recv(self, data: str) -> list[dict[str, object]]:
+        self.wire.append(data)
+        return self.peer.recv(data)  # type: ignore[attr-defined, no-any-return]

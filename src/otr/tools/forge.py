@@ -186,10 +186,11 @@ def modify_data_message(text: str, mac: bytes, old: bytes, new: bytes, offset: i
     return _encode(decoded, forged._replace(mac=_mac(mac, decoded, forged)))
 
 
-def remac_data_message(text: str, mac: bytes, **changes: Any) -> str:
+def remac_data_message(text: str, key: bytes, /, **changes: Any) -> str:
     """The Data Message in ``text`` with fields replaced (any of ``flags``, ``sender_keyid``,
     ``recipient_keyid``, ``next_dh``, ``ctr``, ``encrypted``, ``old_mac_keys``; and
-    ``sender_instance``, ``receiver_instance`` for v3) and a MAC made with ``mac``."""
+    ``sender_instance``, ``receiver_instance`` for v3) and a MAC made with the MAC key
+    ``key``."""
     decoded = _decode_data(text)
     msg = decoded.message
     assert isinstance(msg, wire3.DataMessage)
@@ -203,7 +204,7 @@ def remac_data_message(text: str, mac: bytes, **changes: Any) -> str:
     if unknown or "mac" in changes:
         raise ValueError(f"cannot set {sorted(unknown | ({'mac'} & set(changes)))}")
     forged = msg._replace(**changes)
-    return _encode(decoded, forged._replace(mac=_mac(mac, decoded, forged)))
+    return _encode(decoded, forged._replace(mac=_mac(key, decoded, forged)))
 
 
 def forge_transcript(
