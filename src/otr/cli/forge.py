@@ -7,7 +7,7 @@
 * ``otr forge replace AES_KEY NEW_TEXT [MESSAGE]``: the message with a new plaintext;
 * ``otr forge modify MAC_KEY OLD NEW OFFSET [MESSAGE]``: change known plaintext without the
   AES key, re-MAC with MAC_KEY (a revealed one will do);
-* ``otr forge remac MAC_KEY [--flags N ...] [MESSAGE]``: change fields, re-MAC;
+* ``otr forge remac MAC_KEY [MESSAGE] [--flags N ...]``: change fields, re-MAC;
 * ``otr forge transcript [--file F] --replace N=TEXT ... (keys)``: rewrite a transcript.
 
 Keys and D-H values are hex; a MESSAGE that is not given is read from stdin.  The forged
