@@ -373,3 +373,64 @@ def test_bounded_memory() -> None:
         binary = wire3.encode_message(3, 1, 2, wire3.DHKey(2 + i))
         inspector.inspect(encode_otr_message(binary))
     assert len(inspector._publics) == MAX_PUBLIC_KEYS
+
+
+def _otr4j_data_steps() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(transcript id, the Data Message's fields as otr4j decoded them, its keys)."""
+    out = []
+    for tid, step in _otr4j_delivers():
+        message = step["message"]
+        if message.get("type") == "DataMessage4" and "mk_enc" in step.get("keys", {}):
+            out.append((tid, message["fields"], step["keys"]))
+    return out
+
+
+@pytest.mark.parametrize("by", ["mk_enc", "chain_key"])
+def test_otr4j_v4_data_messages_decrypt(by: str) -> None:
+    """Every v4 Data Message of the otr4j transcripts: fields as otr4j's parser read them,
+    plaintext and TLVs as otr4j decoded them, opened with the recorded MKenc, or with only
+    the chain key of each chain's first message (the inspector walks the chain)."""
+    steps = _otr4j_data_steps()
+    assert len(steps) > 20
+    if by == "mk_enc":
+        keys = KeyRing(mk_enc=tuple(bytes.fromhex(k["mk_enc"]) for _, _, k in steps))
+    else:
+        firsts = {k["chain_key"] for _, _, k in steps if k["message_id"] == 0}
+        keys = KeyRing(chain_keys=tuple(bytes.fromhex(c) for c in sorted(firsts)))
+    inspectors: dict[str, Inspector] = {}
+    checked = 0
+    for tid, step in _otr4j_delivers():
+        report = _whole(inspectors.setdefault(tid, Inspector(keys)).inspect(step["wire"]))
+        message = step["message"]
+        if message.get("type") != "DataMessage4":
+            continue
+        fields, got = message["fields"], report.fields
+        assert report.error is None and report.title == "v4 Data Message"
+        assert got["flags"] == fields["flags"]
+        assert (got["pn"], got["ratchet_id"], got["message_id"]) == (
+            fields["pn"],
+            fields["i"],
+            fields["j"],
+        )
+        assert got["ecdh_public_key"].hex() == fields["ecdhPublicKey"]
+        if fields["dhPublicKey"]:
+            assert int(got["dh_public_key"]) == int(fields["dhPublicKey"], 16)
+        else:
+            assert got["dh_public_key"] is None
+        assert got["encrypted_message"].hex() == fields["ciphertext"]
+        assert got["authenticator"].hex() == fields["authenticator"]
+        assert b"".join(got["revealed_macs"]).hex() == fields["revealedMacs"]
+        keys_rec = step.get("keys", {})
+        if "mk_enc" not in keys_rec:
+            continue  # T5's desynchronised messages: otr4j itself could not read them
+        decrypted = report.sections["decrypted"]
+        assert bytes(decrypted["mk_mac"]).hex() == keys_rec["mk_mac"]
+        if by == "chain_key":
+            assert bytes(decrypted["extra_symmetric_key"]).hex() == keys_rec["extra_symmetric_key"]
+        decoded = keys_rec["decoded"]
+        assert decrypted["message"] == decoded["text"]
+        assert [(t["type"], t["length"]) for t in decrypted["tlvs"]] == [
+            (t["type"], t["length"]) for t in decoded["tlvs"]
+        ]
+        checked += 1
+    assert checked == len(steps)

@@ -5,11 +5,12 @@ Input: the messages given as arguments, else the lines of ``--file`` (``-`` or n
 stdin), one wire text per line.  Output: a human-readable report per message, or with
 ``--json`` one JSON object per line.  Key material is redacted unless ``--show-secrets``.
 
-Keys (each option may be repeated; hex, an optional ``0x`` prefix): ``--aes-key``,
-``--mac-key``, ``--secret`` (a D-H shared secret s), ``--dh-secret`` (a D-H private key x).
-``--keys-file FILE`` reads the same from a JSON object ``{"aes_keys": [...], "mac_keys":
-[...], "shared_secrets": [...], "dh_secrets": [...]}``, which keeps them off the command
-line (other users can read a process's arguments).
+Keys (each option may be repeated; hex, an optional ``0x`` prefix): OTRv3 ``--aes-key``,
+``--mac-key``, ``--secret`` (a D-H shared secret s), ``--dh-secret`` (a D-H private key x);
+OTRv4 ``--mk-enc``, ``--chain-key``.  ``--keys-file FILE`` reads the same from a JSON object
+``{"aes_keys": [...], "mac_keys": [...], "shared_secrets": [...], "dh_secrets": [...],
+"mk_enc": [...], "chain_keys": [...]}``, which keeps them off the command line (other users
+can read a process's arguments).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def add_key_arguments(parser: argparse.ArgumentParser) -> None:
     keys.add_argument(
         "--dh-secret", action="append", type=_hex_int, default=[], metavar="HEX", help="D-H x"
     )
+    keys.add_argument(
+        "--mk-enc", action="append", type=parse_hex, default=[], metavar="HEX", help="v4 MKenc"
+    )
+    keys.add_argument(
+        "--chain-key", action="append", type=parse_hex, default=[], metavar="HEX", help="v4"
+    )
     keys.add_argument("--keys-file", type=Path, metavar="FILE", help="the keys as JSON")
 
 
@@ -56,13 +63,16 @@ def keyring_from_args(args: argparse.Namespace) -> KeyRing:
     """The :class:`KeyRing` of the key options (and ``--keys-file``)."""
     aes, mac = list(args.aes_key), list(args.mac_key)
     shared, dh = list(args.secret), list(args.dh_secret)
+    mk_enc, chain = list(args.mk_enc), list(args.chain_key)
     if args.keys_file is not None:
         data: dict[str, Any] = json.loads(args.keys_file.read_text())
         aes += [parse_hex(v) for v in data.get("aes_keys", [])]
         mac += [parse_hex(v) for v in data.get("mac_keys", [])]
         shared += [_hex_int(v) for v in data.get("shared_secrets", [])]
         dh += [_hex_int(v) for v in data.get("dh_secrets", [])]
-    return KeyRing(tuple(aes), tuple(mac), tuple(shared), tuple(dh))
+        mk_enc += [parse_hex(v) for v in data.get("mk_enc", [])]
+        chain += [parse_hex(v) for v in data.get("chain_keys", [])]
+    return KeyRing(tuple(aes), tuple(mac), tuple(shared), tuple(dh), tuple(mk_enc), tuple(chain))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

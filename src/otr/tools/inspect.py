@@ -38,17 +38,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..crypto import modp
+from ..crypto import chacha20, modp
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
 from ..errors import DecodeError, RemoteProtocolError
 from ..v3.ake import AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
+
+# The ratchet's own derivations (otr-v4.md "Deriving Double Ratchet Keys"), so that the
+# inspector cannot drift from what the sessions compute.
+from ..v4.ratchet import _authenticator, _mac_key, _message_keys
 from ..wire import envelope, tlv
 from ..wire import v3 as wire3
 from ..wire.buffer import Reader, encode_mpi
 from ..wire.envelope import MessageKind
 from ..wire.fragment import Reassembler, parse_fragment
+from ..wire.v4.data import MESSAGE_TYPE_DATA, DataMessage4
 
 __all__ = [
     "MAX_DATA_MESSAGES",
@@ -72,6 +77,8 @@ MAX_DATA_MESSAGES = 4096
 """Most Data Messages remembered for matching revealed MAC keys."""
 MAX_REASSEMBLERS = 64
 """Most senders (version, sender instance) with a fragment buffer."""
+MAX_CHAIN_STEPS = 256
+"""How many message keys past each given OTRv4 chain key are tried."""
 
 FLAG_IGNORE_UNREADABLE = 0x01
 """Spec "Data Message": the only flag; the receiver need not report an unreadable message."""
@@ -97,6 +104,18 @@ TLV_NAMES = {
     tlv.EXTRA_SYMMETRIC_KEY: "Extra symmetric key",
 }
 """OTRv3 spec "Data Message", TLV types 0-8."""
+
+TLV_NAMES_V4 = {
+    0: "Padding",
+    1: "Disconnected",
+    2: "SMP Message 1",
+    3: "SMP Message 2",
+    4: "SMP Message 3",
+    5: "SMP Message 4",
+    6: "SMP Abort Message",
+    7: "Extra symmetric key",
+}
+"""otr-v4.md "TLV Record Types" (no SMP1Q; type 7 is the extra symmetric key)."""
 
 ERROR_CODES = {
     "ERROR_1": "the message is undecryptable",
@@ -151,16 +170,19 @@ class KeyRing:
       keys, MAC keys");
     * ``mac_keys``: MAC keys alone (a message can then be authenticated, not decrypted);
     * ``shared_secrets``: D-H shared secrets s = g^xy (the AKE's, or any key pair's);
-    * ``dh_secrets``: D-H private keys x (either party's; paired with every public key seen).
+    * ``dh_secrets``: D-H private keys x (either party's; paired with every public key seen);
+    * ``mk_enc``: OTRv4 message encryption keys MKenc (64 bytes; MKmac and the authenticator
+      follow from them, otr-v4.md "When you receive a Data Message");
+    * ``chain_keys``: OTRv4 chain keys; each opens its message and the next
+      :data:`MAX_CHAIN_STEPS` of the same chain.
     """
 
     aes_keys: tuple[bytes, ...] = ()
     mac_keys: tuple[bytes, ...] = ()
     shared_secrets: tuple[int, ...] = ()
     dh_secrets: tuple[int, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.aes_keys or self.mac_keys or self.shared_secrets or self.dh_secrets)
+    mk_enc: tuple[bytes, ...] = ()
+    chain_keys: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +216,9 @@ class Inspector:
         self._pair_secrets: dict[tuple[int, int], int] = {}
         self._revealed: list[tuple[bytes, int]] = []
         self._data: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+        self._v4_keys: list[tuple[bytes, bytes, bytes | None, str]] | None = None
+        self._v4_revealed: list[tuple[bytes, int]] = []
+        self._v4_data: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
 
     # -- public API
 
@@ -290,6 +315,8 @@ class Inspector:
         return report
 
     def _encoded(self, binary: bytes, index: int) -> Report:
+        if len(binary) >= 3 and binary[:2] == b"\x00\x04" and binary[2] == MESSAGE_TYPE_DATA:
+            return self._v4_data_message(DataMessage4.decode(binary), index)
         if len(binary) >= 3 and binary[:2] == b"\x00\x04":
             return Report(
                 index,
@@ -474,6 +501,78 @@ class Inspector:
             self._data.popitem(last=False)
         self._remember_public(msg.next_dh, report.index, "Data Message next D-H key")
 
+    # -- OTRv4 Data Messages (otr-v4.md "Data Message")
+
+    def v4_message_keys(self) -> list[tuple[bytes, bytes, bytes | None, str]]:
+        """(MKenc, MKmac, extra symmetric key or None, source) of every OTRv4 key given."""
+        if self._v4_keys is None:
+            keys: list[tuple[bytes, bytes, bytes | None, str]] = [
+                (mk, _mac_key(mk), None, f"MKenc #{n}") for n, mk in enumerate(self.keys.mk_enc, 1)
+            ]
+            for n, chain_key in enumerate(self.keys.chain_keys, 1):
+                for step in range(MAX_CHAIN_STEPS):
+                    mk, extra, chain_key = _message_keys(chain_key)
+                    keys.append((mk, _mac_key(mk), extra, f"chain key #{n}, message +{step}"))
+            self._v4_keys = keys
+        return self._v4_keys
+
+    def _v4_data_message(self, msg: DataMessage4, index: int) -> Report:
+        fields: dict[str, Value] = {
+            "protocol_version": 4,
+            "message_type": MESSAGE_TYPE_DATA,
+            "sender_instance_tag": msg.sender_tag,
+            "receiver_instance_tag": msg.receiver_tag,
+            "flags": msg.flags,
+            "flag_names": ["IGNORE_UNREADABLE"] if msg.ignore_unreadable else [],
+            "pn": msg.pn,
+            "ratchet_id": msg.ratchet_id,
+            "message_id": msg.message_id,
+            "ecdh_public_key": msg.ecdh.encode(),
+            "dh_public_key": None if msg.dh is None else Mpi(msg.dh),
+            "encrypted_message": msg.ciphertext,
+            "authenticator": msg.authenticator,
+            "revealed_macs": [
+                msg.revealed_macs[i : i + 64] for i in range(0, len(msg.revealed_macs), 64)
+            ],
+        }
+        report = Report(
+            index,
+            MessageKind.ENCODED.value,
+            "v4 Data Message",
+            fields,
+            version=4,
+            message_type=MESSAGE_TYPE_DATA,
+        )
+        section_bytes = msg.authenticated_section()
+        candidates = [
+            *((mk, mac, extra, source) for mk, mac, extra, source in self.v4_message_keys()),
+            *((None, mac, None, f"MKmac revealed in #{i}") for mac, i in self._v4_revealed),
+        ]
+        for mk, mac, extra, source in candidates:
+            if not hmac.compare_digest(_authenticator(mac, section_bytes), msg.authenticator):
+                continue
+            section: dict[str, Value] = {"keys_from": source, "mk_mac": Secret(mac)}
+            if mk is None:
+                section["note"] = "authenticator verifies; MKenc is unknown"
+            else:
+                section["mk_enc"] = Secret(mk)
+                if extra is not None:
+                    section["extra_symmetric_key"] = Secret(extra)
+                section.update(describe_plaintext(chacha20.decrypt(mk, msg.ciphertext), 4))
+            report.sections["decrypted"] = section
+            break
+        for n, mac in enumerate(fields["revealed_macs"], 1):
+            for earlier, (their_section, their_auth) in self._v4_data.items():
+                if hmac.compare_digest(_authenticator(mac, their_section), their_auth):
+                    report.notes.append(f"revealed MAC {n} authenticates message #{earlier}")
+            self._v4_revealed.append((bytes(mac), index))
+        if len(self._v4_revealed) > MAX_PUBLIC_KEYS:
+            del self._v4_revealed[: len(self._v4_revealed) - MAX_PUBLIC_KEYS]
+        self._v4_data[index] = (section_bytes, msg.authenticator)
+        while len(self._v4_data) > MAX_DATA_MESSAGES:
+            self._v4_data.popitem(last=False)
+        return report
+
     def _remember_public(self, pub: int, index: int, what: str) -> None:
         if pub in self._publics or not 1 < pub < modp.P - 1:
             return
@@ -491,9 +590,9 @@ def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
     yield DataKey(sha1(low), low, f"{label}, sent by the low end", extra)
 
 
-def describe_plaintext(plaintext: bytes) -> dict[str, Value]:
+def describe_plaintext(plaintext: bytes, version: int = 3) -> dict[str, Value]:
     """A decrypted plaintext: the message and its TLVs (spec "Data Message": message, then
-    optionally NUL and TLV records)."""
+    optionally NUL and TLV records; ``version`` 4 names the TLVs after otr-v4.md)."""
     message, tlv_bytes = tlv.split_plaintext(plaintext)
     out: dict[str, Value] = {"message": message.decode("utf-8", errors="replace")}
     try:
@@ -501,20 +600,27 @@ def describe_plaintext(plaintext: bytes) -> dict[str, Value]:
     except DecodeError as exc:
         out["tlv_error"] = str(exc)
         records = []
-    out["tlvs"] = [_describe_tlv(r.type, r.value) for r in records]
+    out["tlvs"] = [_describe_tlv(r.type, r.value, version) for r in records]
     return out
 
 
 _SMP_TLVS = {tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP1Q}
 
 
-def _describe_tlv(tlv_type: int, value: bytes) -> dict[str, Value]:
+def _describe_tlv(tlv_type: int, value: bytes, version: int) -> dict[str, Value]:
+    names = TLV_NAMES_V4 if version == 4 else TLV_NAMES
     out: dict[str, Value] = {
         "type": tlv_type,
-        "name": TLV_NAMES.get(tlv_type, "unknown"),
+        "name": names.get(tlv_type, "unknown"),
         "length": len(value),
     }
-    if tlv_type in _SMP_TLVS:
+    if version == 4:
+        if tlv_type == 7 and len(value) >= 4:
+            out["use"] = int.from_bytes(value[:4], "big")
+            out["usedata"] = value[4:]
+        elif value:
+            out["value"] = value
+    elif tlv_type in _SMP_TLVS:
         body = value
         if tlv_type == tlv.SMP1Q:
             question, nul, body = value.partition(b"\0")
