@@ -44,6 +44,8 @@ from ..errors import DecodeError, RemoteProtocolError
 from ..v3.ake import AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
+from ..v4.keys import fingerprint as v4_fingerprint
+from ..v4.profiles import ClientProfile
 
 # The ratchet's own derivations (otr-v4.md "Deriving Double Ratchet Keys"), so that the
 # inspector cannot drift from what the sessions compute.
@@ -53,6 +55,7 @@ from ..wire import v3 as wire3
 from ..wire.buffer import Reader, encode_mpi
 from ..wire.envelope import MessageKind
 from ..wire.fragment import Reassembler, parse_fragment
+from ..wire.v4 import dake as wire4
 from ..wire.v4.data import MESSAGE_TYPE_DATA, DataMessage4
 
 __all__ = [
@@ -318,15 +321,7 @@ class Inspector:
         if len(binary) >= 3 and binary[:2] == b"\x00\x04" and binary[2] == MESSAGE_TYPE_DATA:
             return self._v4_data_message(DataMessage4.decode(binary), index)
         if len(binary) >= 3 and binary[:2] == b"\x00\x04":
-            return Report(
-                index,
-                MessageKind.ENCODED.value,
-                f"v4 message type 0x{binary[2]:02x}",
-                {"protocol_version": 4, "message_type": binary[2], "length": len(binary)},
-                error="OTRv4 messages are not decoded by this build",
-                version=4,
-                message_type=binary[2],
-            )
+            return self._v4_dake_message(wire4.decode_dake_message(binary), index)
         decoded = wire3.decode_message(binary)
         header, msg = decoded.header, decoded.message
         title = f"v{header.version} {TYPE_NAMES.get(header.type, hex(header.type))}"
@@ -501,6 +496,42 @@ class Inspector:
             self._data.popitem(last=False)
         self._remember_public(msg.next_dh, report.index, "Data Message next D-H key")
 
+    # -- OTRv4 DAKE (otr-v4.md "Interactive DAKE")
+
+    @staticmethod
+    def _v4_dake_message(msg: wire4.DakeMessage, index: int) -> Report:
+        if isinstance(msg, wire4.IdentityMessage):
+            mtype, title = wire4.MSG_IDENTITY, "v4 Identity Message"
+        elif isinstance(msg, wire4.AuthRMessage):
+            mtype, title = wire4.MSG_AUTH_R, "v4 Auth-R Message"
+        else:
+            mtype, title = wire4.MSG_AUTH_I, "v4 Auth-I Message"
+        fields: dict[str, Value] = {
+            "protocol_version": 4,
+            "message_type": mtype,
+            "sender_instance_tag": msg.sender_tag,
+            "receiver_instance_tag": msg.receiver_tag,
+        }
+        report = Report(index, MessageKind.ENCODED.value, title, fields, version=4)
+        report.message_type = mtype
+        if isinstance(msg, wire4.IdentityMessage):
+            fields["client_profile"] = _describe_profile(msg.profile)
+            fields["y"] = msg.y.encode()
+            fields["b"] = Mpi(msg.b)
+        elif isinstance(msg, wire4.AuthRMessage):
+            fields["client_profile"] = _describe_profile(msg.profile)
+            fields["x"] = msg.x.encode()
+            fields["a"] = Mpi(msg.a)
+            fields["sigma"] = msg.sigma.encode()
+        else:
+            fields["sigma"] = msg.sigma.encode()
+        if not isinstance(msg, wire4.AuthIMessage):
+            fields["first_ecdh_public_key"] = msg.first_ecdh.encode()
+            fields["first_dh_public_key"] = Mpi(msg.first_dh)
+        if "sigma" in fields:
+            report.notes.append("the ring signature is not checked (it needs both profiles)")
+        return report
+
     # -- OTRv4 Data Messages (otr-v4.md "Data Message")
 
     def v4_message_keys(self) -> list[tuple[bytes, bytes, bytes | None, str]]:
@@ -579,6 +610,21 @@ class Inspector:
         self._publics[pub] = f"#{index} ({what})"
         while len(self._publics) > MAX_PUBLIC_KEYS:
             self._publics.popitem(last=False)
+
+
+def _describe_profile(profile: ClientProfile) -> dict[str, Value]:
+    """otr-v4.md "Client Profile": its fields, decoded (not validated: that needs a clock)."""
+    return {
+        "instance_tag": profile.instance_tag,
+        "public_key": profile.public_key.encode(),
+        "forging_key": profile.forging_key.encode(),
+        "versions": profile.versions.decode("ascii", errors="replace"),
+        "expiration": profile.expiration,
+        "dsa_public_key": profile.dsa_public_key is not None,
+        "transitional_signature": profile.transitional_signature is not None,
+        "fingerprint": v4_fingerprint(profile.public_key, profile.forging_key).hex(),
+        "encoded": profile.encode(),
+    }
 
 
 def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
@@ -705,11 +751,12 @@ def _short(value: Value, show_secrets: bool, full: bool) -> str:
         return f"{value[:12].hex()}…{value[-4:].hex()} ({len(value)} bytes)"
     if isinstance(value, str):
         return repr(value)
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return "; ".join(
-            "{" + ", ".join(f"{k}={_short(v, show_secrets, full)}" for k, v in item.items()) + "}"
-            for item in value
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{k}={_short(v, show_secrets, full)}" for k, v in value.items()) + "}"
         )
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "; ".join(_short(item, show_secrets, full) for item in value)
     if isinstance(value, list):
         return "[" + ", ".join(_short(v, show_secrets, full) for v in value) + "]"
     return str(value)
