@@ -609,7 +609,9 @@ class Inspector:
             return
         self._publics[pub] = f"#{index} ({what})"
         while len(self._publics) > MAX_PUBLIC_KEYS:
-            self._publics.popitem(last=False)
+            old, _ = self._publics.popitem(last=False)
+            for n in range(1, len(self.keys.dh_secrets) + 1):
+                self._pair_secrets.pop((n, old), None)
 
 
 def _describe_profile(profile: ClientProfile) -> dict[str, Value]:
