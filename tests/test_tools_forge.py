@@ -202,6 +202,13 @@ def _forge_with_libotr(peer_module: Any, lib: Any) -> None:
     peer_module.relay({us: us.convert(ours.start(us.now))}, route)
     assert ours.is_encrypted and lib.status()["msgstate"] == "encrypted"
     keys = KeyRing(dh_secrets=tuple(pair.alice_rng.dh_secrets))
+    # libotr's AKE messages decode and its signed part opens with our secrets.
+    reports = inspect_transcript(wire, keys)
+    assert all(r.error is None for r in reports)
+    types = {(r.inner or r).message_type for r in reports}
+    assert {wire3.DH_COMMIT, wire3.DH_KEY, wire3.REVEAL_SIGNATURE, wire3.SIGNATURE} <= types
+    signed = [(r.inner or r).sections.get("signed_part") for r in reports]
+    assert lib.fingerprint in {s["fingerprint"] for s in signed if s}
 
     # Ours -> libotr: forged with our own secrets; libotr shows the forged text.
     (out,) = [e.text for e in ours.send("attack at dawn", us.now) if isinstance(e, ev.SendMessage)]

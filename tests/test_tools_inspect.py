@@ -471,3 +471,30 @@ def test_otr4j_v4_data_messages_decrypt(by: str) -> None:
         ]
         checked += 1
     assert checked == len(steps)
+
+
+_OTR4J_BINARIES = [
+    base64.b64decode(step["wire"][5 : step["wire"].index(".")])
+    for _, step in _otr4j_delivers()
+    if step["wire"].startswith("?OTR:")
+]
+
+
+@given(
+    st.sampled_from(_OTR4J_BINARIES),
+    st.integers(min_value=0),
+    st.integers(min_value=1, max_value=255),
+    st.booleans(),
+)
+def test_mutated_otr4j_messages_never_raise(
+    binary: bytes, position: int, flip: int, truncate: bool
+) -> None:
+    """A byte of a real v4 message flipped, or the message cut there: a report (decoded or
+    invalid), never an exception."""
+    at = position % len(binary)
+    mutated = (
+        binary[:at] if truncate else binary[:at] + bytes([binary[at] ^ flip]) + binary[at + 1 :]
+    )
+    report = Inspector(KeyRing(mk_enc=(bytes(64),))).inspect(encode_otr_message(mutated or b"\0"))
+    json.dumps(report_to_json(report))
+    format_report(report)
