@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
 from conftest import SPEC_VECTORS
 from otr.crypto.dh3072 import DHKeyPair
-from otr.crypto.ed448 import Point, decode_point
+from otr.crypto.ed448 import decode_point
 from otr.v4.keys import ECDHKeyPair
+from otr.v4.ratchet import RatchetStart
 
 H = bytes.fromhex
 Step = dict[str, Any]
@@ -44,21 +44,7 @@ def dh_pair(rec: dict[str, str]) -> DHKeyPair:
     )
 
 
-@dataclass(frozen=True)
-class RecordedDake:
-    """What ``otr.v4.dake.DakeResult`` will hand the ratchet, rebuilt from the transcript."""
-
-    role: Literal["alice", "bob"]
-    k: bytes
-    our_ecdh: ECDHKeyPair
-    our_dh: DHKeyPair
-    their_ecdh: Point
-    their_dh: int
-    our_instance: int
-    their_instance: int
-
-
-def recorded_dake(t: Transcript, party: Literal["alice", "bob"]) -> RecordedDake:
+def recorded_dake(t: Transcript, party: Literal["alice", "bob"]) -> RatchetStart:
     """The first DAKE of ``t`` seen from ``party`` (bob sent the Identity message)."""
     dake = t["dake"]
     firsts = {
@@ -67,7 +53,7 @@ def recorded_dake(t: Transcript, party: Literal["alice", "bob"]) -> RecordedDake
     }
     other: Literal["alice", "bob"] = "bob" if party == "alice" else "alice"
     ours, theirs = firsts[party], firsts[other]
-    return RecordedDake(
+    return RatchetStart(
         role=party,
         k=H(dake["auth_r_sender"]["shared"]["K"]),
         our_ecdh=ecdh_pair(ours["firstECDHKeyPair"]),

@@ -72,18 +72,25 @@ as soon as the spec allows (see SECURITY.md).
 from __future__ import annotations
 
 import enum
-import hmac
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol
 
-from ..crypto import chacha20, dh3072, kdf
+from ..crypto import dh3072, kdf
 from ..crypto.dh3072 import DHKeyPair
 from ..crypto.ed448 import Point
 from ..errors import AuthenticationFailed, RemoteProtocolError
 from ..events import Tlv
-from ..wire.v4.data import MAC_BYTES, TLV_EXTRA_SYMMETRIC_KEY, DataMessage4, dh_key_expected
+from ..wire.v4.data import (
+    TLV_EXTRA_SYMMETRIC_KEY,
+    DataMessage4,
+    Head,
+    dh_key_expected,
+    encode_head,
+)
+from . import datacrypt
+from .datacrypt import mac_key, message_keys
 from .keys import ECDHKeyPair
 
 __all__ = [
@@ -92,6 +99,7 @@ __all__ = [
     "MessageReplayed",
     "Opened",
     "RatchetLimits",
+    "RatchetStart",
     "Rotation",
     "Sealed",
     "TooManySkippedKeys",
@@ -168,6 +176,24 @@ class DakeOutput(Protocol):
 
 
 @dataclass(frozen=True)
+class RatchetStart:
+    """A :class:`DakeOutput` built by hand: the values a DAKE ends with (for the
+    non-interactive DAKE, tests and benchmarks; the interactive DAKE's
+    ``DakeResult`` carries the same fields)."""
+
+    role: Literal["alice", "bob"]
+    """"bob" sent the Identity message, "alice" sent Auth-R."""
+    k: bytes = field(repr=False)
+    """The mixed shared secret K of the DAKE (64 bytes)."""
+    our_ecdh: ECDHKeyPair
+    our_dh: DHKeyPair
+    their_ecdh: Point
+    their_dh: int
+    our_instance: int
+    their_instance: int
+
+
+@dataclass(frozen=True)
 class Sealed:
     """An outgoing message and the raw extra symmetric key of its chain key."""
 
@@ -209,23 +235,6 @@ class _ReceivingChain:
     """Next expected message id."""
 
 
-def _message_keys(chain_key: bytes) -> tuple[bytes, bytes, bytes]:
-    """(MKenc, extra key, next chain key) of one chain key."""
-    return (
-        kdf.kdf(kdf.USAGE_MESSAGE_KEY, chain_key, 64),
-        kdf.kdf(kdf.USAGE_EXTRA_SYMM_KEY, (_EXTRA_KEY_PREFIX, chain_key), EXTRA_KEY_BYTES),
-        kdf.kdf(kdf.USAGE_NEXT_CHAIN_KEY, chain_key, CHAIN_KEY_BYTES),
-    )
-
-
-def _mac_key(mk_enc: bytes) -> bytes:
-    return kdf.kdf(kdf.USAGE_MAC_KEY, mk_enc, MAC_BYTES)
-
-
-def _authenticator(mk_mac: bytes, section: bytes) -> bytes:
-    return kdf.kdf(kdf.USAGE_AUTHENTICATOR, (mk_mac, section), MAC_BYTES)
-
-
 def _derive_ratchet_keys(root_key: bytes, k: bytes) -> tuple[bytes, bytes]:
     """``derive_ratchet_keys``: (new root key, chain key) from the previous root and K (B.1)."""
     material = root_key + k
@@ -258,7 +267,7 @@ def _skip(
     of the messages in between."""
     out: list[tuple[tuple[int, int], _Skipped]] = []
     for message_id in range(start, stop):
-        mk_enc, extra, chain_key = _message_keys(chain_key)
+        mk_enc, extra, chain_key = message_keys(chain_key)
         out.append(((ratchet_id, message_id), _Skipped(mk_enc, extra, now)))
     return chain_key, out
 
@@ -447,22 +456,23 @@ class DoubleRatchet:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
             self._reveals = []
-        mk_enc, extra, self._sending_key = _message_keys(chain_key)
-        message = DataMessage4(
-            sender_tag=self.our_instance,
-            receiver_tag=self.their_instance,
-            flags=flags,
-            pn=self._pn,
-            ratchet_id=max(0, self._i - 1),
-            message_id=self._j,
-            ecdh=self._our_ecdh_public,
-            dh=self._sending_dh,
-            ciphertext=chacha20.encrypt(mk_enc, plaintext),
-            authenticator=bytes(MAC_BYTES),
-            revealed_macs=reveal,
+        if not 0 <= flags <= 0xFF:
+            raise ValueError("flags do not fit a BYTE")
+        head = Head(
+            self.our_instance,
+            self.their_instance,
+            flags,
+            self._pn,
+            max(0, self._i - 1),
+            self._j,
+            self._our_ecdh_public,
+            self._sending_dh,
         )
-        authenticator = _authenticator(_mac_key(mk_enc), message.authenticated_section())
-        object.__setattr__(message, "authenticator", authenticator)
+        head_bytes = encode_head(head)
+        section, authenticator, extra, self._sending_key = datacrypt.seal_message(
+            chain_key, head_bytes, plaintext
+        )
+        message = DataMessage4.assemble(head, head_bytes, section, authenticator, reveal)
         self._j += 1
         return Sealed(message, extra)
 
@@ -474,7 +484,7 @@ class DoubleRatchet:
     def _drop_skipped(self, predicate: Callable[[_Skipped], bool]) -> None:
         """Drop stored keys matching ``predicate``, revealing their MAC keys."""
         for key in [key for key, entry in self._skipped.items() if predicate(entry)]:
-            self._add_reveal(_mac_key(self._skipped.pop(key).mk_enc))
+            self._add_reveal(mac_key(self._skipped.pop(key).mk_enc))
 
     def _add_reveal(self, mk_mac: bytes, *, first: bool = False) -> None:
         """Queue ``mk_mac`` for revelation, at the end (or the front, as otr4j puts the
@@ -519,13 +529,18 @@ class DoubleRatchet:
             raise RemoteProtocolError("ratchet id from the future")
         raise MessageReplayed("no key for this message (used, dropped or never derived)")
 
-    def _verify_decrypt(self, message: DataMessage4, mk_enc: bytes) -> tuple[bytes, bytes]:
-        """(plaintext, MKmac) or AuthenticationFailed."""
-        mk_mac = _mac_key(mk_enc)
-        expected = _authenticator(mk_mac, message.authenticated_section())
-        if not hmac.compare_digest(expected, message.authenticator):
+    @staticmethod
+    def _verify_decrypt(
+        message: DataMessage4, chain_key: bytes
+    ) -> tuple[bytes, bytes, bytes, bytes]:
+        """(plaintext, MKmac, extra key, next chain key) or AuthenticationFailed."""
+        section = message.authenticated_section()
+        opened = datacrypt.open_message(
+            chain_key, section, len(section) - len(message.ciphertext), message.authenticator
+        )
+        if opened is None:
             raise AuthenticationFailed("data message authenticator does not verify")
-        return chacha20.decrypt(mk_enc, message.ciphertext), mk_mac
+        return opened
 
     def _opened(
         self, message: DataMessage4, plaintext: bytes, extra: bytes, new_ratchet: bool
@@ -535,7 +550,13 @@ class DoubleRatchet:
         )
 
     def _open_skipped(self, message: DataMessage4, entry: _Skipped, now: float) -> Opened:
-        plaintext, mk_mac = self._verify_decrypt(message, entry.mk_enc)
+        section = message.authenticated_section()
+        opened = datacrypt.open_with_message_key(
+            entry.mk_enc, section, len(section) - len(message.ciphertext), message.authenticator
+        )
+        if opened is None:
+            raise AuthenticationFailed("data message authenticator does not verify")
+        plaintext, mk_mac = opened
         del self._skipped[(message.ratchet_id, message.message_id)]
         self._add_reveal(mk_mac)
         self._expire_skipped(now)
@@ -553,8 +574,7 @@ class DoubleRatchet:
             raise RemoteProtocolError("public keys do not belong to this ratchet")
         self._check_skip(chain.k, mid)
         chain_key, skipped = _skip(chain.chain_key, chain.k, mid, chain.ratchet_id, now)
-        mk_enc, extra, next_key = _message_keys(chain_key)
-        plaintext, mk_mac = self._verify_decrypt(message, mk_enc)
+        plaintext, mk_mac, extra, next_key = self._verify_decrypt(message, chain_key)
         # Adopt: nothing below can fail.
         chain.chain_key = next_key
         chain.k = mid + 1
@@ -586,8 +606,7 @@ class DoubleRatchet:
             brace = _next_brace_key(self._brace_key)
         root, chain_key = _derive_ratchet_keys(self._root_key, _mixed_secret(k_ecdh, brace))
         chain_key, more = _skip(chain_key, 0, mid, rid, now)
-        mk_enc, extra, next_key = _message_keys(chain_key)
-        plaintext, mk_mac = self._verify_decrypt(message, mk_enc)
+        plaintext, mk_mac, extra, next_key = self._verify_decrypt(message, chain_key)
         # Adopt the provisional ratchet: nothing below can fail.
         self._root_key = root
         self._brace_key = brace
@@ -605,16 +624,19 @@ class DoubleRatchet:
         self._expire_skipped(now)
         return self._opened(message, plaintext, extra, True)
 
-    def _store(self, entries: Iterable[tuple[tuple[int, int], _Skipped]]) -> None:
+    def _store(self, entries: list[tuple[tuple[int, int], _Skipped]]) -> None:
+        if not entries:
+            return
         for key, entry in entries:
             self._skipped[key] = entry
         while len(self._skipped) > self.limits.max_stored:
             _, oldest = self._skipped.popitem(last=False)
-            self._add_reveal(_mac_key(oldest.mk_enc))
+            self._add_reveal(mac_key(oldest.mk_enc))
 
     def _expire_skipped(self, now: float) -> None:
         """Drop skipped keys older than ``max_skipped_age`` (their MACs are revealed)."""
-        self._drop_skipped(lambda entry: not self._live(entry, now))
+        if self._skipped:
+            self._drop_skipped(lambda entry: not self._live(entry, now))
 
     def expire_skipped(self, now: float) -> None:
         """Timer hook: drop skipped keys older than ``max_skipped_age``."""

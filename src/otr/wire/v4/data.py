@@ -50,9 +50,12 @@ __all__ = [
     "PROTOCOL_VERSION",
     "TLV_EXTRA_SYMMETRIC_KEY",
     "DataMessage4",
+    "Head",
+    "decode_dh_public",
     "decode_ecdh_public",
     "decode_plaintext",
     "dh_key_expected",
+    "encode_head",
     "encode_plaintext",
 ]
 
@@ -86,14 +89,26 @@ def decode_ecdh_public(data: bytes) -> Point:
     return ed448.decode_point(data)
 
 
-def _check_uint32(name: str, value: int) -> None:
-    if not 0 <= value <= _UINT32_MAX:
-        raise ValueError(f"{name} does not fit an INT")
+@functools.lru_cache(maxsize=16)
+def decode_dh_public(body: bytes) -> int:
+    """The body of a non-empty DH public key MPI: minimal, and in the group
+    (:func:`otr.crypto.dh3072.check_group_element`); recent results cached."""
+    if body[:1] == b"\0":
+        raise DecodeError("non-minimal MPI")
+    value = int.from_bytes(body, "big")
+    dh3072.check_group_element(value)
+    return value
+
+
+@functools.lru_cache(maxsize=16)
+def _dh_mpi(dh: int | None) -> bytes:
+    body = b"" if dh is None else dh3072.encode_k_dh(dh)
+    return _LEN.pack(len(body)) + body
 
 
 @dataclass(frozen=True)
-class DataMessage4:
-    """One OTRv4 data message (field names after the spec's)."""
+class Head:
+    """The fields before the encrypted message, in wire order (field names after the spec's)."""
 
     sender_tag: int
     receiver_tag: int
@@ -106,6 +121,33 @@ class DataMessage4:
     """The sender's public ECDH key (``our_ecdh.public``)."""
     dh: int | None
     """The sender's public DH key, or None for the empty MPI (ratchet id % 3 != 0)."""
+
+
+def encode_head(head: Head) -> bytes:
+    """The encoding from the version bytes through the DH public key MPI (what
+    precedes the encrypted message's DATA)."""
+    fixed = _FIXED.pack(
+        PROTOCOL_VERSION,
+        MESSAGE_TYPE_DATA,
+        head.sender_tag,
+        head.receiver_tag,
+        head.flags,
+        head.pn,
+        head.ratchet_id,
+        head.message_id,
+    )
+    return b"".join((fixed, head.ecdh.encode(), _dh_mpi(head.dh)))
+
+
+def _check_uint32(name: str, value: int) -> None:
+    if not 0 <= value <= _UINT32_MAX:
+        raise ValueError(f"{name} does not fit an INT")
+
+
+@dataclass(frozen=True)
+class DataMessage4(Head):
+    """One OTRv4 data message: its :class:`Head`, then the rest."""
+
     ciphertext: bytes = field(repr=False)
     authenticator: bytes = field(repr=False)
     revealed_macs: bytes = field(default=b"", repr=False)
@@ -126,26 +168,25 @@ class DataMessage4:
             object.__setattr__(self, "_section", self._encode_section())
 
     def _encode_section(self) -> bytes:
-        dh = b"" if self.dh is None else dh3072.encode_k_dh(self.dh)
-        return b"".join(
-            (
-                _FIXED.pack(
-                    PROTOCOL_VERSION,
-                    MESSAGE_TYPE_DATA,
-                    self.sender_tag,
-                    self.receiver_tag,
-                    self.flags,
-                    self.pn,
-                    self.ratchet_id,
-                    self.message_id,
-                ),
-                self.ecdh.encode(),
-                _LEN.pack(len(dh)),
-                dh,
-                _LEN.pack(len(self.ciphertext)),
-                self.ciphertext,
-            )
+        return b"".join((encode_head(self), _LEN.pack(len(self.ciphertext)), self.ciphertext))
+
+    @classmethod
+    def assemble(
+        cls, head: Head, head_bytes: bytes, section: bytes, authenticator: bytes, reveal: bytes
+    ) -> Self:
+        """A message whose ``section`` = ``head_bytes`` (:func:`encode_head` of ``head``)
+        || DATA(ciphertext) the caller just built: no re-encoding, no re-validation
+        (the sender's per-message fast path)."""
+        msg = cls.__new__(cls)
+        # A frozen dataclass only blocks attribute assignment; fill its __dict__ at once.
+        msg.__dict__.update(
+            vars(head),
+            ciphertext=section[len(head_bytes) + 4 :],
+            authenticator=authenticator,
+            revealed_macs=reveal,
+            _section=section,
         )
+        return msg
 
     @property
     def ignore_unreadable(self) -> bool:
@@ -187,14 +228,10 @@ class DataMessage4:
         pos += 4
         if dh_len > MAX_DATA_LEN or pos + dh_len + 4 > end:
             raise DecodeError("truncated data message")
-        dh: int | None = None
-        if dh_len:
-            if data[pos] == 0:
-                raise DecodeError("non-minimal MPI")
-            dh = int.from_bytes(data[pos : pos + dh_len], "big")
-        pos += dh_len
-        if (dh is not None) != dh_key_expected(ratchet_id):
+        if bool(dh_len) != dh_key_expected(ratchet_id):
             raise DecodeError("DH public key present iff ratchet id % 3 == 0 (ERRATA B.11)")
+        dh_raw = data[pos : pos + dh_len]
+        pos += dh_len
         ct_len = _LEN.unpack_from(data, pos)[0]
         pos += 4
         if ct_len > MAX_DATA_LEN or pos + ct_len + MAC_BYTES + 4 > end:
@@ -208,24 +245,22 @@ class DataMessage4:
             raise DecodeError("revealed MACs length does not match the input")
         if reveal_len % MAC_BYTES:
             raise DecodeError("revealed MACs are not whole 64-byte values")
-        if dh is not None:
-            dh3072.check_group_element(dh)
+        dh = decode_dh_public(dh_raw) if dh_len else None
         msg = cls.__new__(cls)
-        for name, value in (
-            ("sender_tag", sender),
-            ("receiver_tag", receiver),
-            ("flags", flags),
-            ("pn", pn),
-            ("ratchet_id", ratchet_id),
-            ("message_id", message_id),
-            ("ecdh", decode_ecdh_public(data[_FIXED.size : _ECDH_END])),
-            ("dh", dh),
-            ("ciphertext", data[section_end - ct_len : section_end]),
-            ("authenticator", authenticator),
-            ("revealed_macs", data[pos:]),
-            ("_section", data[:section_end]),
-        ):
-            object.__setattr__(msg, name, value)
+        msg.__dict__.update(
+            sender_tag=sender,
+            receiver_tag=receiver,
+            flags=flags,
+            pn=pn,
+            ratchet_id=ratchet_id,
+            message_id=message_id,
+            ecdh=decode_ecdh_public(data[_FIXED.size : _ECDH_END]),
+            dh=dh,
+            ciphertext=data[section_end - ct_len : section_end],
+            authenticator=authenticator,
+            revealed_macs=data[pos:],
+            _section=data[:section_end],
+        )
         return msg
 
 
