@@ -498,3 +498,23 @@ def test_mutated_otr4j_messages_never_raise(
     report = Inspector(KeyRing(mk_enc=(bytes(64),))).inspect(encode_otr_message(mutated or b"\0"))
     json.dumps(report_to_json(report))
     format_report(report)
+
+
+def test_v4_revealed_macs_authenticate_a_replayed_message() -> None:
+    """Without any key: once T1's MKmac values are on the wire, an earlier message seen
+    again is authenticated by the revealed value (and the reports say which)."""
+    wires = [step["wire"] for tid, step in _otr4j_delivers() if tid == "T1"]
+    inspector = Inspector()
+    reports = [inspector.inspect(w) for w in wires]
+    assert any("authenticates message" in n for r in reports for n in r.notes)
+    first_data = next(r for r in reports if r.title == "v4 Data Message")
+    again = inspector.inspect(wires[first_data.index - 1])
+    assert again.sections["decrypted"]["keys_from"].startswith("MKmac revealed in #")
+    assert "message" not in again.sections["decrypted"]
+
+
+def test_keyring_checks_key_sizes() -> None:
+    with pytest.raises(ValueError):
+        KeyRing(aes_keys=(bytes(15),))
+    with pytest.raises(ValueError):
+        KeyRing(mk_enc=(bytes(32),))

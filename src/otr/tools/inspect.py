@@ -38,18 +38,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..crypto import chacha20, modp
+from ..crypto import kdf, modp
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
 from ..errors import DecodeError, RemoteProtocolError
 from ..v3.ake import AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
+from ..v4.datacrypt import mac_key, message_keys, open_with_message_key
 from ..v4.keys import fingerprint as v4_fingerprint
 from ..v4.profiles import ClientProfile
-
-# The ratchet's own derivations (otr-v4.md "Deriving Double Ratchet Keys"), so that the
-# inspector cannot drift from what the sessions compute.
-from ..v4.ratchet import _authenticator, _mac_key, _message_keys
 from ..wire import envelope, tlv
 from ..wire import v3 as wire3
 from ..wire.buffer import Reader, encode_mpi
@@ -186,6 +183,12 @@ class KeyRing:
     dh_secrets: tuple[int, ...] = ()
     mk_enc: tuple[bytes, ...] = ()
     chain_keys: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(len(k) != 16 for k in self.aes_keys):
+            raise ValueError("an OTRv3 AES key is 16 bytes")
+        if any(len(k) != 64 for k in (*self.mk_enc, *self.chain_keys)):
+            raise ValueError("OTRv4 MKenc and chain keys are 64 bytes")
 
 
 @dataclass(frozen=True)
@@ -538,12 +541,12 @@ class Inspector:
         """(MKenc, MKmac, extra symmetric key or None, source) of every OTRv4 key given."""
         if self._v4_keys is None:
             keys: list[tuple[bytes, bytes, bytes | None, str]] = [
-                (mk, _mac_key(mk), None, f"MKenc #{n}") for n, mk in enumerate(self.keys.mk_enc, 1)
+                (mk, mac_key(mk), None, f"MKenc #{n}") for n, mk in enumerate(self.keys.mk_enc, 1)
             ]
             for n, chain_key in enumerate(self.keys.chain_keys, 1):
                 for step in range(MAX_CHAIN_STEPS):
-                    mk, extra, chain_key = _message_keys(chain_key)
-                    keys.append((mk, _mac_key(mk), extra, f"chain key #{n}, message +{step}"))
+                    mk, extra, chain_key = message_keys(chain_key)
+                    keys.append((mk, mac_key(mk), extra, f"chain key #{n}, message +{step}"))
             self._v4_keys = keys
         return self._v4_keys
 
@@ -575,23 +578,27 @@ class Inspector:
             message_type=MESSAGE_TYPE_DATA,
         )
         section_bytes = msg.authenticated_section()
-        candidates = [
-            *((mk, mac, extra, source) for mk, mac, extra, source in self.v4_message_keys()),
-            *((None, mac, None, f"MKmac revealed in #{i}") for mac, i in self._v4_revealed),
-        ]
-        for mk, mac, extra, source in candidates:
-            if not hmac.compare_digest(_authenticator(mac, section_bytes), msg.authenticator):
-                continue
-            section: dict[str, Value] = {"keys_from": source, "mk_mac": Secret(mac)}
-            if mk is None:
-                section["note"] = "authenticator verifies; MKenc is unknown"
-            else:
-                section["mk_enc"] = Secret(mk)
+        ct_start = len(section_bytes) - len(msg.ciphertext)
+        section: dict[str, Value] | None = None
+        for mk, mac, extra, source in self.v4_message_keys():
+            opened = open_with_message_key(mk, section_bytes, ct_start, msg.authenticator)
+            if opened is not None:
+                section = {"keys_from": source, "mk_mac": Secret(mac), "mk_enc": Secret(mk)}
                 if extra is not None:
                     section["extra_symmetric_key"] = Secret(extra)
-                section.update(describe_plaintext(chacha20.decrypt(mk, msg.ciphertext), 4))
+                section.update(describe_plaintext(opened[0], 4))
+                break
+        else:
+            for mac, revealed_in in self._v4_revealed:
+                if hmac.compare_digest(_authenticator(mac, section_bytes), msg.authenticator):
+                    section = {
+                        "keys_from": f"MKmac revealed in #{revealed_in}",
+                        "mk_mac": Secret(mac),
+                        "note": "authenticator verifies; MKenc is unknown",
+                    }
+                    break
+        if section is not None:
             report.sections["decrypted"] = section
-            break
         for n, mac in enumerate(fields["revealed_macs"], 1):
             for earlier, (their_section, their_auth) in self._v4_data.items():
                 if hmac.compare_digest(_authenticator(mac, their_section), their_auth):
@@ -612,6 +619,12 @@ class Inspector:
             old, _ = self._publics.popitem(last=False)
             for n in range(1, len(self.keys.dh_secrets) + 1):
                 self._pair_secrets.pop((n, old), None)
+
+
+def _authenticator(mk_mac: bytes, section: bytes) -> bytes:
+    """otr-v4.md "When you receive a Data Message": KDF(usage_authenticator || MKmac ||
+    section, 64) (ERRATA B.12: the section raw), for MKmac values revealed on the wire."""
+    return kdf.kdf(kdf.USAGE_AUTHENTICATOR, (mk_mac, section), 64)
 
 
 def _describe_profile(profile: ClientProfile) -> dict[str, Value]:
