@@ -24,8 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from otr import events
-from otr.conversation import Conversation
+from otr import Conversation, events
 from otr.crypto.dsa import DSAPrivateKey, generate_dsa_key
 from otr.policy import Policy
 

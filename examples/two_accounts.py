@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from otr import events
-from otr.conversation import Conversation
+from otr import Conversation, events
 from otr.crypto.dsa import generate_dsa_key, human_fingerprint
 from otr.policy import Policy
 
