@@ -435,7 +435,7 @@ def test_otr4j_v4_data_messages_decrypt(by: str) -> None:
         firsts = {k["chain_key"] for _, _, k in steps if k["message_id"] == 0}
         keys = KeyRing(chain_keys=tuple(bytes.fromhex(c) for c in sorted(firsts)))
     inspectors: dict[str, Inspector] = {}
-    checked = 0
+    checked = smp_checked = 0
     for tid, step in _otr4j_delivers():
         report = _whole(inspectors.setdefault(tid, Inspector(keys)).inspect(step["wire"]))
         message = step["message"]
@@ -469,8 +469,14 @@ def test_otr4j_v4_data_messages_decrypt(by: str) -> None:
         assert [(t["type"], t["length"]) for t in decrypted["tlvs"]] == [
             (t["type"], t["length"]) for t in decoded["tlvs"]
         ]
+        for ours, theirs in zip(decrypted["tlvs"], decoded["tlvs"], strict=True):
+            for name, value in theirs.get("smp_fields", {}).items():
+                mine = ours[name]
+                assert (mine if name == "question" else mine.hex()) == value, name
+                smp_checked += 1
         checked += 1
     assert checked == len(steps)
+    assert smp_checked == 7 + 11 + 8 + 3  # T3: every field of SMP messages 1-4
 
 
 _OTR4J_BINARIES = [

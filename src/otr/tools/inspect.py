@@ -36,11 +36,14 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from ..crypto import kdf, modp
+from ..crypto.ed448 import Point, encode_scalar
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
 from ..errors import DecodeError, RemoteProtocolError
+from ..smp.v4_messages import SmpMessage, SmpMessage1, SmpMessage2, SmpMessage3, SmpMessage4
 from ..v3.ake import AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
@@ -52,6 +55,7 @@ from ..wire import v3 as wire3
 from ..wire.buffer import Reader, encode_mpi
 from ..wire.envelope import MessageKind
 from ..wire.fragment import Reassembler, parse_fragment
+from ..wire.fragment_v4 import V4Reassembler
 from ..wire.v4 import dake as wire4
 from ..wire.v4.data import MESSAGE_TYPE_DATA, DataMessage4
 
@@ -209,6 +213,7 @@ class Inspector:
         self.keys = keys or KeyRing()
         self._count = 0
         self._reassemblers: OrderedDict[tuple[int, int], Reassembler] = OrderedDict()
+        self._v4_reassembler = V4Reassembler()
         self._publics: OrderedDict[int, str] = OrderedDict()
         self._commits: dict[int, wire3.DHCommit] = {}
         self._dhkeys: dict[int, int] = {}
@@ -307,17 +312,24 @@ class Inspector:
             index, MessageKind.FRAGMENT.value, f"v{frag.version} fragment {frag.k}/{frag.n}", fields
         )
         report.version = frag.version
-        key = (frag.version, frag.sender_instance)
-        buf = self._reassemblers.pop(key, None) or Reassembler()
-        whole = buf.feed(frag)
-        self._reassemblers[key] = buf
-        while len(self._reassemblers) > MAX_REASSEMBLERS:
-            self._reassemblers.popitem(last=False)
+        if frag.version == 4:
+            # otr-v4.md "Receiving Fragments": buffers per identifier, any order.
+            result = self._v4_reassembler.feed(frag, 0.0)
+            whole = result.message
+            for dropped in result.dropped:
+                report.notes.append(f"a fragment buffer was dropped ({dropped.reason.value})")
+        else:
+            key = (frag.version, frag.sender_instance)
+            buf = self._reassemblers.pop(key, None) or Reassembler()
+            whole = buf.feed(frag)
+            self._reassemblers[key] = buf
+            while len(self._reassemblers) > MAX_REASSEMBLERS:
+                self._reassemblers.popitem(last=False)
+            if whole is None and not buf.pending:
+                report.notes.append("out of sequence: the fragment buffer was discarded")
         if whole is not None:
             report.notes.append(f"completes a message of {len(whole)} characters")
             report.inner = self._inspect(whole, index)
-        elif not buf.pending:
-            report.notes.append("out of sequence: the fragment buffer was discarded")
         return report
 
     def _encoded(self, binary: bytes, index: int) -> Report:
@@ -666,6 +678,10 @@ def describe_plaintext(plaintext: bytes, version: int = 3) -> dict[str, Value]:
 
 
 _SMP_TLVS = {tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP1Q}
+_SMP_V4: dict[int, type[SmpMessage]] = {
+    m.TLV_TYPE: m for m in (SmpMessage1, SmpMessage2, SmpMessage3, SmpMessage4)
+}
+"""otr-v4.md "SMP Message 1" ... "SMP Message 4": TLV types 2-5."""
 
 
 def _describe_tlv(tlv_type: int, value: bytes, version: int) -> dict[str, Value]:
@@ -676,7 +692,20 @@ def _describe_tlv(tlv_type: int, value: bytes, version: int) -> dict[str, Value]
         "length": len(value),
     }
     if version == 4:
-        if tlv_type == 7 and len(value) >= 4:
+        smp = _SMP_V4.get(tlv_type)
+        if smp is not None:
+            try:
+                decoded = smp.decode(value)
+            except RemoteProtocolError as exc:
+                out["error"] = str(exc)
+                return out
+            for f in dataclass_fields(decoded):
+                v = getattr(decoded, f.name)
+                if f.name == "question":
+                    out["question"] = v.decode("utf-8", errors="replace")
+                else:
+                    out[f.name] = v.encode() if isinstance(v, Point) else encode_scalar(v)
+        elif tlv_type == 7 and len(value) >= 4:
             out["use"] = int.from_bytes(value[:4], "big")
             out["usedata"] = value[4:]
         elif value:
