@@ -84,3 +84,15 @@ def test_transcript(
     assert received_texts(pair.bob.receive(forged)) == ["pay 0 EUR"]  # type: ignore[attr-defined]
     assert main(["forge", "transcript", "-f", str(path), "--replace", "1=x"]) == 2
     assert "no AES key" in capsys.readouterr().err
+
+
+def test_transcript_jsonl(
+    tmp_path: Path, captured: tuple[object, str, bytes, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pair, wire, aes, _ = captured
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(wire) + "\n")
+    argv = ["transcript", "--jsonl", "-f", str(path), "--aes-key", aes.hex()]
+    out = _run(capsys, *argv, "--replace", "1=line\nbreak")
+    forged = json.loads(out)
+    assert received_texts(pair.bob.receive(forged)) == ["line\nbreak"]  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from otr.cli import main
+from otr.wire.envelope import format_query
 from tools_util import make_pair
 
 
@@ -75,3 +76,18 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"otr {otr.__version__}"
+
+
+def test_jsonl_input_keeps_multiline_texts(
+    tmp_path: Path, transcript: tuple[list[str], list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    wire = [format_query({2, 3}, "alice@example.org"), transcript[0][1]]
+    assert "\n" in wire[0]  # libotr's default Query Message has newlines
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(w) + "\n" for w in wire) + '{"text": "hi"}\n')
+    assert main(["inspect", "--jsonl", "-f", str(path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["query", "fragment", "plaintext"]
+    assert rows[0]["fields"]["text"] == wire[0]
+    path.write_text('{"no text": 1}\n')
+    assert main(["inspect", "--jsonl", "-f", str(path)]) == 2

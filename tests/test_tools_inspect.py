@@ -524,3 +524,21 @@ def test_keyring_checks_key_sizes() -> None:
         KeyRing(aes_keys=(bytes(15),))
     with pytest.raises(ValueError):
         KeyRing(mk_enc=(bytes(32),))
+
+
+def test_v4_fragments_in_any_order() -> None:
+    """T2's first fragmented message, pieces reversed: OTRv4 reassembles by identifier in
+    any order (otr-v4.md "Receiving Fragments"); the whole is otr4j's Identity message."""
+    steps = [step for tid, step in _otr4j_delivers() if tid == "T2"]
+    pieces = []
+    for step in steps:
+        if "fragment" in step["message"]:
+            pieces.append(step["wire"])
+            if "reassembled" in step["message"]:
+                expected = step["message"]
+                break
+    reports = inspect_transcript(list(reversed(pieces)))
+    assert all(r.inner is None for r in reports[:-1])
+    whole = reports[-1].inner
+    assert whole is not None and whole.title == "v4 Identity Message"
+    assert whole.fields["sender_instance_tag"] == expected["fields"]["senderTag"]

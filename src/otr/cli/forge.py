@@ -77,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--old-mac-keys", type=parse_hex, metavar="HEX")
     p = sub.add_parser("transcript", help="rewrite Data Messages of a transcript")
     p.add_argument("-f", "--file", default="-", help="the transcript (default: stdin)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON string a line, in and out")
     p.add_argument("--replace", action="append", type=_replacement, default=[], metavar="N=TEXT")
     add_key_arguments(p)
 
@@ -154,15 +155,16 @@ def _forge(args: argparse.Namespace) -> int:
         changes = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
         print(forge.remac_data_message(_message(args), args.mac_key, **changes))
     else:
-        lines = read_lines(argparse.Namespace(messages=[], file=args.file))
+        lines = read_lines(argparse.Namespace(messages=[], file=args.file, jsonl=args.jsonl))
         forged = forge.forge_transcript(lines, keyring_from_args(args), dict(args.replace))
-        print("\n".join(forged))
+        for line in forged:
+            print(json.dumps(line, ensure_ascii=False) if args.jsonl else line)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         return _forge(args)
-    except (OSError, ValueError, RemoteProtocolError, argparse.ArgumentTypeError) as exc:
+    except (OSError, ValueError, KeyError, RemoteProtocolError, argparse.ArgumentTypeError) as exc:
         print(f"otr forge: {exc}", file=sys.stderr)
         return 2

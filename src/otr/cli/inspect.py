@@ -2,7 +2,10 @@
 when keys are given (see :mod:`otr.tools.inspect`).
 
 Input: the messages given as arguments, else the lines of ``--file`` (``-`` or nothing:
-stdin), one wire text per line.  Output: a human-readable report per message, or with
+stdin), one wire text per line.  A text with newlines in it (libotr's Query Message has
+some) spans several lines there, the later ones reading as plaintext; ``--jsonl`` reads one
+JSON string (or an object with a ``"text"``) per line instead, which keeps any text whole.
+Output: a human-readable report per message, or with
 ``--json`` one JSON object per line.  Key material is redacted unless ``--show-secrets``.
 
 Keys (each option may be repeated; hex, an optional ``0x`` prefix): OTRv3 ``--aes-key``,
@@ -78,6 +81,7 @@ def keyring_from_args(args: argparse.Namespace) -> KeyRing:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("messages", nargs="*", metavar="MESSAGE", help="wire text to decode")
     parser.add_argument("-f", "--file", default="-", help="a transcript, one message a line")
+    parser.add_argument("--jsonl", action="store_true", help="input: one JSON string a line")
     parser.add_argument("--json", action="store_true", help="one JSON object per message")
     parser.add_argument("--show-secrets", action="store_true", help="print key material")
     parser.add_argument("--full", action="store_true", help="do not shorten long values")
@@ -89,15 +93,24 @@ def read_lines(args: argparse.Namespace) -> Iterable[str]:
     if args.messages:
         return list(args.messages)
     if args.file == "-":
-        return [line.rstrip("\r\n") for line in sys.stdin]
-    return Path(args.file).read_text(encoding="utf-8").splitlines()
+        lines = [line.rstrip("\r\n") for line in sys.stdin]
+    else:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    if not getattr(args, "jsonl", False):
+        return lines
+    out = []
+    for line in lines:
+        if line.strip():
+            item = json.loads(line)
+            out.append(str(item["text"] if isinstance(item, dict) else item))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         keys = keyring_from_args(args)
         lines = read_lines(args)
-    except (OSError, ValueError, argparse.ArgumentTypeError) as exc:
+    except (OSError, ValueError, KeyError, argparse.ArgumentTypeError) as exc:
         print(f"otr inspect: {exc}", file=sys.stderr)
         return 2
     for report in inspect_transcript(lines, keys):
