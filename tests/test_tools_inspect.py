@@ -18,6 +18,7 @@ from otr.tools.inspect import (
     Inspector,
     KeyRing,
     Report,
+    Secret,
     format_report,
     inspect_transcript,
     report_to_json,
@@ -542,3 +543,10 @@ def test_v4_fragments_in_any_order() -> None:
     whole = reports[-1].inner
     assert whole is not None and whole.title == "v4 Identity Message"
     assert whole.fields["sender_instance_tag"] == expected["fields"]["senderTag"]
+
+
+def test_reprs_carry_no_key_material() -> None:
+    keys = KeyRing(aes_keys=(b"\xab" * 16,), dh_secrets=(0xCDCDCD,), mk_enc=(b"\xef" * 64,))
+    inspector = Inspector(keys)
+    for text in (repr(keys), repr(list(inspector.data_keys())), repr(Secret(b"\xab" * 16))):
+        assert "abab" not in text and "cdcdcd" not in text.lower() and "\\xab" not in text

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..crypto import modp
@@ -67,12 +67,12 @@ class SessionKeyReport:
 
     high: bool
     """Whether our public key is the larger one ("high" end, ERRATA A4)."""
-    sending_aes: bytes
-    sending_mac: bytes
-    receiving_aes: bytes
-    receiving_mac: bytes
-    extra_symmetric_key: bytes
-    ake: AkeKeys
+    sending_aes: bytes = field(repr=False)
+    sending_mac: bytes = field(repr=False)
+    receiving_aes: bytes = field(repr=False)
+    receiving_mac: bytes = field(repr=False)
+    extra_symmetric_key: bytes = field(repr=False)
+    ake: AkeKeys = field(repr=False)
 
 
 def session_keys(our_private: int, their_public: int) -> SessionKeyReport:

@@ -168,7 +168,7 @@ class Report:
 
 @dataclass(frozen=True)
 class KeyRing:
-    """What the caller knows (any of it may be empty).
+    """What the caller knows (any of it may be empty; none of it appears in the repr).
 
     * ``aes_keys``: Data Message AES keys (the MAC key is SHA-1 of each, spec "Computing AES
       keys, MAC keys");
@@ -181,12 +181,12 @@ class KeyRing:
       :data:`MAX_CHAIN_STEPS` of the same chain.
     """
 
-    aes_keys: tuple[bytes, ...] = ()
-    mac_keys: tuple[bytes, ...] = ()
-    shared_secrets: tuple[int, ...] = ()
-    dh_secrets: tuple[int, ...] = ()
-    mk_enc: tuple[bytes, ...] = ()
-    chain_keys: tuple[bytes, ...] = ()
+    aes_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    mac_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    shared_secrets: tuple[int, ...] = field(default=(), repr=False)
+    dh_secrets: tuple[int, ...] = field(default=(), repr=False)
+    mk_enc: tuple[bytes, ...] = field(default=(), repr=False)
+    chain_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if any(len(k) != 16 for k in self.aes_keys):
@@ -200,10 +200,10 @@ class DataKey:
     """A candidate key for one direction of one key pair: ``aes`` is None when only the MAC
     key is known.  ``source`` says where it came from (for the report)."""
 
-    mac: bytes
-    aes: bytes | None
+    mac: bytes = field(repr=False)
+    aes: bytes | None = field(repr=False)
     source: str
-    extra: bytes | None = None
+    extra: bytes | None = field(default=None, repr=False)
 
 
 class Inspector:
