@@ -22,7 +22,7 @@ import sys
 
 from ..errors import RemoteProtocolError
 from ..tools import forge
-from ..tools.inspect import plain_value
+from ..tools.report import plain_value
 from .inspect import add_key_arguments, keyring_from_args, parse_hex, read_lines
 
 __all__ = ["add_arguments", "run"]

@@ -42,7 +42,8 @@ from ..v3.session import aes_keys, extra_symmetric_key
 from ..wire import envelope, tlv
 from ..wire import v3 as wire3
 from ..wire.buffer import encode_mpi
-from .inspect import Inspector, KeyRing, describe_plaintext
+from .inspect import Inspector, KeyRing
+from .plaintext import describe_plaintext
 
 __all__ = [
     "ReadResult",

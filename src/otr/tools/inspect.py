@@ -21,8 +21,10 @@ The inspector is stateful over a transcript, as a receiver would be:
 
 Which key opens a Data Message is found by trying each candidate key's MAC (HMAC-SHA1,
 compared in constant time): no key-id bookkeeping can go wrong, and a transcript that is
-missing messages still decrypts.  Values that are key material are :class:`Secret` and are
-redacted by :func:`report_to_json` / :func:`format_report` unless ``show_secrets``.
+missing messages still decrypts.  Values that are key material are :class:`~otr.tools.report.Secret`
+and are redacted by :func:`~otr.tools.report.report_to_json` /
+:func:`~otr.tools.report.format_report` unless ``show_secrets`` (those, and
+:func:`~otr.tools.plaintext.describe_plaintext`, are re-exported here).
 
 Limits (a transcript is input from anywhere): at most :data:`MAX_PUBLIC_KEYS` public keys
 and :data:`MAX_DATA_MESSAGES` Data Messages are remembered (oldest first out), and at most
@@ -36,21 +38,17 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
-from typing import Any
 
 from ..crypto import kdf, modp
-from ..crypto.ed448 import Point, encode_scalar
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
-from ..errors import DecodeError, RemoteProtocolError
-from ..smp.v4_messages import SmpMessage, SmpMessage1, SmpMessage2, SmpMessage3, SmpMessage4
+from ..errors import RemoteProtocolError
 from ..v3.ake import AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
 from ..v4.datacrypt import mac_key, message_keys, open_with_message_key
 from ..v4.keys import fingerprint as v4_fingerprint
 from ..v4.profiles import ClientProfile
-from ..wire import envelope, tlv
+from ..wire import envelope
 from ..wire import v3 as wire3
 from ..wire.buffer import Reader, encode_mpi
 from ..wire.envelope import MessageKind
@@ -58,8 +56,11 @@ from ..wire.fragment import Reassembler, parse_fragment
 from ..wire.fragment_v4 import V4Reassembler
 from ..wire.v4 import dake as wire4
 from ..wire.v4.data import MESSAGE_TYPE_DATA, DataMessage4
+from .plaintext import describe_plaintext
+from .report import Mpi, Report, Secret, Value, format_report, plain_value, report_to_json
 
 __all__ = [
+    "MAX_CHAIN_STEPS",
     "MAX_DATA_MESSAGES",
     "MAX_PUBLIC_KEYS",
     "MAX_REASSEMBLERS",
@@ -69,6 +70,7 @@ __all__ = [
     "Mpi",
     "Report",
     "Secret",
+    "describe_plaintext",
     "format_report",
     "inspect_transcript",
     "plain_value",
@@ -96,31 +98,6 @@ TYPE_NAMES = {
 }
 """OTRv2/v3 message types (spec "Encoded messages")."""
 
-TLV_NAMES = {
-    tlv.PADDING: "Padding",
-    tlv.DISCONNECTED: "Disconnected",
-    tlv.SMP1: "SMP Message 1",
-    tlv.SMP2: "SMP Message 2",
-    tlv.SMP3: "SMP Message 3",
-    tlv.SMP4: "SMP Message 4",
-    tlv.SMP_ABORT: "SMP Abort Message",
-    tlv.SMP1Q: "SMP Message 1Q",
-    tlv.EXTRA_SYMMETRIC_KEY: "Extra symmetric key",
-}
-"""OTRv3 spec "Data Message", TLV types 0-8."""
-
-TLV_NAMES_V4 = {
-    0: "Padding",
-    1: "Disconnected",
-    2: "SMP Message 1",
-    3: "SMP Message 2",
-    4: "SMP Message 3",
-    5: "SMP Message 4",
-    6: "SMP Abort Message",
-    7: "Extra symmetric key",
-}
-"""otr-v4.md "TLV Record Types" (no SMP1Q; type 7 is the extra symmetric key)."""
-
 ERROR_CODES = {
     "ERROR_1": "the message is undecryptable",
     "ERROR_2": "the message arrived in a state that is not encrypted messages",
@@ -129,41 +106,6 @@ ERROR_CODES = {
 """OTRv4 spec "OTR Error Messages": the error codes a v4 client sends."""
 
 _ERROR_CODE = re.compile(r"\s*(ERROR_\d+)\s*:")
-
-
-class Mpi(int):
-    """An MPI (a D-H public key, an SMP group element): shortened in human output."""
-
-
-class Secret(bytes):
-    """Key material: redacted unless asked for (never logged)."""
-
-    def __repr__(self) -> str:
-        return f"Secret(<{len(self)} bytes>)"
-
-
-Value = Any
-"""A report value: int, str, bytes (hex), :class:`Mpi`, :class:`Secret`, bool, None, or a
-list / dict of those."""
-
-
-@dataclass
-class Report:
-    """What one text was.  ``kind`` is a :class:`~otr.wire.envelope.MessageKind` value (or
-    ``"invalid"`` for a text that looked like OTR but did not decode); ``fields`` are the
-    message's fields by the spec's names; ``sections`` hold what keys revealed (``"decrypted"``,
-    ``"signed_part"``); ``inner`` is the reassembled message of a completing fragment."""
-
-    index: int
-    kind: str
-    title: str
-    fields: dict[str, Value] = field(default_factory=dict)
-    sections: dict[str, dict[str, Value]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    inner: Report | None = None
-    error: str | None = None
-    version: int | None = None
-    message_type: int | None = None
 
 
 @dataclass(frozen=True)
@@ -663,165 +605,8 @@ def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
     yield DataKey(sha1(low), low, f"{label}, sent by the low end", extra)
 
 
-def describe_plaintext(plaintext: bytes, version: int = 3) -> dict[str, Value]:
-    """A decrypted plaintext: the message and its TLVs (spec "Data Message": message, then
-    optionally NUL and TLV records; ``version`` 4 names the TLVs after otr-v4.md)."""
-    message, tlv_bytes = tlv.split_plaintext(plaintext)
-    out: dict[str, Value] = {"message": message.decode("utf-8", errors="replace")}
-    try:
-        records = tlv.decode_tlvs(tlv_bytes)
-    except DecodeError as exc:
-        out["tlv_error"] = str(exc)
-        records = []
-    out["tlvs"] = [_describe_tlv(r.type, r.value, version) for r in records]
-    return out
-
-
-_SMP_TLVS = {tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP1Q}
-_SMP_V4: dict[int, type[SmpMessage]] = {
-    m.TLV_TYPE: m for m in (SmpMessage1, SmpMessage2, SmpMessage3, SmpMessage4)
-}
-"""otr-v4.md "SMP Message 1" ... "SMP Message 4": TLV types 2-5."""
-
-
-def _describe_tlv(tlv_type: int, value: bytes, version: int) -> dict[str, Value]:
-    names = TLV_NAMES_V4 if version == 4 else TLV_NAMES
-    out: dict[str, Value] = {
-        "type": tlv_type,
-        "name": names.get(tlv_type, "unknown"),
-        "length": len(value),
-    }
-    if version == 4:
-        smp = _SMP_V4.get(tlv_type)
-        if smp is not None:
-            try:
-                decoded = smp.decode(value)
-            except RemoteProtocolError as exc:
-                out["error"] = str(exc)
-                return out
-            for f in dataclass_fields(decoded):
-                v = getattr(decoded, f.name)
-                if f.name == "question":
-                    out["question"] = v.decode("utf-8", errors="replace")
-                else:
-                    out[f.name] = v.encode() if isinstance(v, Point) else encode_scalar(v)
-        elif tlv_type == 7 and len(value) >= 4:
-            out["use"] = int.from_bytes(value[:4], "big")
-            out["usedata"] = value[4:]
-        elif value:
-            out["value"] = value
-    elif tlv_type in _SMP_TLVS:
-        body = value
-        if tlv_type == tlv.SMP1Q:
-            question, nul, body = value.partition(b"\0")
-            out["question"] = question.decode("utf-8", errors="replace")
-            if not nul:
-                out["error"] = "question not NUL-terminated"
-                return out
-        try:
-            r = Reader(body)
-            count = r.get_int()
-            if count > 16:
-                raise DecodeError("too many MPIs")
-            out["mpis"] = [Mpi(r.get_mpi()) for _ in range(count)]
-            r.finish()
-        except DecodeError as exc:
-            out["error"] = f"malformed SMP payload: {exc}"
-    elif tlv_type == tlv.EXTRA_SYMMETRIC_KEY and len(value) >= 4:
-        out["use"] = int.from_bytes(value[:4], "big")
-        out["usedata"] = value[4:]
-    elif tlv_type != tlv.PADDING and value:
-        out["value"] = value
-    return out
-
-
 def inspect_transcript(lines: Iterable[str], keys: KeyRing | None = None) -> list[Report]:
     """The report of every non-empty line of a transcript, in order (a line of only
     whitespace is a message: it may be a whitespace tag)."""
     inspector = Inspector(keys)
     return [inspector.inspect(line) for line in lines if line]
-
-
-# -- rendering
-
-
-def plain_value(value: Value, show_secrets: bool) -> Value:
-    """``value`` for JSON: bytes and MPIs as lowercase hex, secrets redacted unless
-    ``show_secrets``."""
-    if isinstance(value, Secret):
-        return value.hex() if show_secrets else f"<redacted: {len(value)} bytes>"
-    if isinstance(value, Mpi):
-        return f"{int(value):x}"
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, list):
-        return [plain_value(v, show_secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: plain_value(v, show_secrets) for k, v in value.items()}
-    return value
-
-
-def report_to_json(report: Report, show_secrets: bool = False) -> dict[str, Value]:
-    """A JSON-serialisable dict: bytes and MPIs as lowercase hex, secrets redacted unless
-    ``show_secrets``."""
-    out: dict[str, Value] = {
-        "index": report.index,
-        "kind": report.kind,
-        "title": report.title,
-        "fields": plain_value(report.fields, show_secrets),
-    }
-    for name, section in report.sections.items():
-        out[name] = plain_value(section, show_secrets)
-    if report.notes:
-        out["notes"] = list(report.notes)
-    if report.error is not None:
-        out["error"] = report.error
-    if report.inner is not None:
-        out["reassembled"] = report_to_json(report.inner, show_secrets)
-    return out
-
-
-def _short(value: Value, show_secrets: bool, full: bool) -> str:
-    if isinstance(value, Secret):
-        return value.hex() if show_secrets else f"<redacted: {len(value)} bytes>"
-    if isinstance(value, Mpi):
-        digits = f"{int(value):x}"
-        if full or len(digits) <= 24:
-            return f"0x{digits}"
-        return f"0x{digits[:12]}…{digits[-8:]} ({int(value).bit_length()} bits)"
-    if isinstance(value, bytes):
-        if full or len(value) <= 24:
-            return value.hex() or "(empty)"
-        return f"{value[:12].hex()}…{value[-4:].hex()} ({len(value)} bytes)"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return (
-            "{" + ", ".join(f"{k}={_short(v, show_secrets, full)}" for k, v in value.items()) + "}"
-        )
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return "; ".join(_short(item, show_secrets, full) for item in value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_short(v, show_secrets, full) for v in value) + "]"
-    return str(value)
-
-
-def format_report(
-    report: Report, show_secrets: bool = False, full: bool = False, indent: str = ""
-) -> str:
-    """Human-readable report: one line per field; long MPIs and byte strings shortened unless
-    ``full``; secrets redacted unless ``show_secrets``."""
-    lines = [f"{indent}#{report.index} [{report.kind}] {report.title}"]
-    pad = indent + "  "
-    for name, value in report.fields.items():
-        lines.append(f"{pad}{name}: {_short(value, show_secrets, full)}")
-    for section_name, section in report.sections.items():
-        lines.append(f"{pad}{section_name}:")
-        for name, value in section.items():
-            lines.append(f"{pad}  {name}: {_short(value, show_secrets, full)}")
-    lines.extend(f"{pad}note: {note}" for note in report.notes)
-    if report.error is not None:
-        lines.append(f"{pad}error: {report.error}")
-    if report.inner is not None:
-        lines.append(format_report(report.inner, show_secrets, full, pad))
-    return "\n".join(lines)
