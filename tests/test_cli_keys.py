@@ -16,6 +16,7 @@ import otr.cli.keys as keys_cli
 from otr.cli import main
 from otr.crypto.dsa import DSAPrivateKey, generate_dsa_key, human_fingerprint
 from otr.storage import FingerprintStore, InstanceTagStore, PrivateKeyStore
+from otr.storage.identity import load_identity
 from test_storage_fingerprints import LIBOTR_FILE as LIBOTR_FINGERPRINTS
 from test_storage_instags import LIBOTR_FILE as LIBOTR_INSTAGS
 from test_storage_privkey import LIBOTR_FILE as LIBOTR_PRIVKEYS
@@ -354,3 +355,86 @@ def test_default_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert keys_cli.default_dir() == tmp_path / ".local" / "share" / "otr"
+
+
+# -- OTRv4 ---------------------------------------------------------------------------
+
+
+def test_generate_v4_identity(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = otr_keys(capsys, "generate", "--v4", "alice@example.org", "xmpp")
+    assert code == 0 and err.endswith(" done\n")
+    identity = load_identity(home, "alice@example.org", "xmpp")
+    assert identity is not None and identity.dsa_key == KEY and identity.fingerprint is not None
+    v4_human = human_fingerprint(identity.fingerprint)
+    assert len(v4_human.split()) == 14
+    assert out == (f"alice@example.org (xmpp): {FP}\nalice@example.org (xmpp): OTRv4 {v4_human}\n")
+    path = home / "otr.identities"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert b"(private-key" not in path.read_bytes()  # the DSA key stays in libotr's file
+    tag = InstanceTagStore.from_file(home / "otr.instance_tags").get("alice@example.org", "xmpp")
+    assert identity.instance_tag == tag
+    profile = identity.client_profile
+    assert profile is not None and profile.versions == b"34"
+    assert profile.dsa_public_key == KEY.public
+    profile.validate(time.time())
+    assert identity.renew_profile(time.time(), os.urandom) is False
+
+    # list and fingerprint show it
+    code, out, _ = otr_keys(capsys, "list")
+    assert f"Our OTRv4 identities ({path}):\n" in out
+    assert f"  alice@example.org (xmpp)  {v4_human}  instance tag {tag:08x}  profile expires" in out
+    code, out, _ = otr_keys(capsys, "fingerprint")
+    assert out == f"alice@example.org\txmpp\t{FP}\nalice@example.org\txmpp\t{v4_human}\n"
+    code, out, _ = otr_keys(capsys, "fingerprint", "--hex")
+    assert identity.fingerprint.hex() in out
+
+    # a second OTRv4 identity needs --force
+    code, _, err = otr_keys(capsys, "generate", "--v4-only", "alice@example.org", "xmpp")
+    assert_one_line_error(code, err, "already has an OTRv4 identity")
+    code, out, err = otr_keys(
+        capsys, "generate", "--v4-only", "--force", "alice@example.org", "xmpp"
+    )
+    assert code == 0 and err == "" and out.startswith("alice@example.org (xmpp): OTRv4 ")
+    again = load_identity(home, "alice@example.org", "xmpp")
+    assert again is not None and again.fingerprint != identity.fingerprint
+    assert again.instance_tag == tag
+
+
+def test_generate_v4_only(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = otr_keys(capsys, "generate", "--v4-only", "bob", "xmpp")
+    assert code == 0 and err == ""
+    assert not (home / "otr.private_key").exists()
+    identity = load_identity(home, "bob", "xmpp")
+    assert identity is not None and identity.dsa_key is None
+    assert identity.client_profile is not None and identity.client_profile.versions == b"4"
+    assert identity.fingerprint is not None
+    assert otr_keys(capsys, "fingerprint") == (
+        0,
+        human_fingerprint(identity.fingerprint) + "\n",
+        "",
+    )
+    code, out, _ = otr_keys(capsys, "list")
+    assert "Our keys" in out and "  (none)\n" in out and "OTRv4 identities" in out
+
+
+def test_trust_v4_fingerprint(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    v4 = bytes(range(56))
+    code, out, _ = otr_keys(capsys, "trust", "-a", "me", "-p", "xmpp", "bob", v4.hex().upper())
+    assert code == 0 and out == f"bob to me (xmpp): {human_fingerprint(v4)}: verified\n"
+    assert (home / "otr.fingerprints").read_bytes() == b""
+    sibling = home / "otr.fingerprints.v4"
+    assert sibling.read_bytes() == b"bob\tme\txmpp\t" + v4.hex().encode() + b"\tverified\n"
+    code, out, _ = otr_keys(capsys, "list")
+    assert f"  bob  to me (xmpp)  {human_fingerprint(v4)}  verified\n" in out
+    code, _, err = otr_keys(capsys, "trust", "bob", v4.hex()[:-2])
+    assert_one_line_error(code, err, "40 or 112 hexadecimal digits")
+
+
+def test_load_identity_of_a_v3_only_account(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert load_identity(home, "carol", "xmpp") is None
+    otr_keys(capsys, "generate", "carol", "xmpp")
+    identity = load_identity(home, "carol", "xmpp")
+    assert identity is not None and identity.v4 is None and identity.dsa_key == KEY
+    assert identity.instance_tag == InstanceTagStore.from_file(home / "otr.instance_tags").get(
+        "carol", "xmpp"
+    )

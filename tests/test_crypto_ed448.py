@@ -164,6 +164,40 @@ def test_mixed_torsion_points_rejected(k: int, t: Point) -> None:
         ed448.decode_point(p.encode())
 
 
+def _slow_subgroup_check(p: Point) -> bool:
+    return bool(p._ecc * Q == IDENTITY._ecc)
+
+
+@given(scalars, st.sampled_from([None, T2, T4, T4_NEG]))
+def test_subgroup_test_agrees_with_multiplying_by_q(k: int, t: Point | None) -> None:
+    # One point of each coset of the prime-order subgroup (E = Z/4 x Z/q).
+    p = G * k if t is None else G * k + t
+    fresh = Point(p._ecc)  # no cached answer
+    x, y = p.xy
+    assert ed448._in_four_e(x, y) is (t is None)
+    assert fresh.in_prime_order_subgroup() is _slow_subgroup_check(p) is (t is None)
+
+
+@given(st.binary(min_size=57, max_size=57))
+def test_subgroup_test_on_decoded_points(data: bytes) -> None:
+    try:
+        p = ed448.decode_point_unchecked(data)
+    except InvalidGroupElement:
+        return
+    assert Point(p._ecc).in_prime_order_subgroup() is _slow_subgroup_check(p)
+
+
+def test_subgroup_test_small_points() -> None:
+    for t, inside in ((IDENTITY, True), (T2, False), (T4, False), (T4_NEG, False)):
+        x, y = t.xy
+        assert ed448._in_four_e(x, y) is inside
+    # Many points in every coset, with the identity's neighbours G and -G.
+    for k in range(1, 200):
+        for t in (None, T2, T4, T4_NEG):
+            p = G * k if t is None else G * k + t
+            assert ed448._in_four_e(*p.xy) is (t is None), (k, t)
+
+
 def test_off_curve_rejected() -> None:
     found = 0
     for y in range(2, 200):

@@ -36,6 +36,7 @@ from otr.events import (
 from otr.smp.v4 import PROGRESS_AFTER_SMP2, Smp, SmpStep, smp_secret
 from otr.smp.v4_messages import SmpMessage1
 from smp_util import ABORT, E1, E2, E3, assert_cheated, assert_out_of_order, only
+from v3_util import CountingRng
 
 SMP1, SMP2, SMP3, SMP4, SMP_ABORT, TLV7 = 2, 3, 4, 5, 6, 7
 FIELD_COUNTS = {SMP1: 6, SMP2: 11, SMP3: 8, SMP4: 3}
@@ -51,18 +52,6 @@ T3 = next(
     for t in json.loads((SPEC_VECTORS / "otr4j-v4-transcripts.json").read_text())["transcripts"]
     if t["id"] == "T3"
 )
-
-
-class SeededRng:
-    """Deterministic randomness: call i returns SHAKE-256(label || i, n)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label.encode()
-        self.calls = 0
-
-    def __call__(self, n: int) -> bytes:
-        self.calls += 1
-        return hashlib.shake_256(self.label + self.calls.to_bytes(4, "big")).digest(n)
 
 
 def alice(rng: Callable[[int], bytes] = os.urandom) -> Smp:
@@ -231,7 +220,7 @@ def test_randomness_only_from_the_injected_rng() -> None:
     sizes: list[int] = []
 
     def make_rng(label: str) -> Callable[[int], bytes]:
-        inner = SeededRng(label)
+        inner = CountingRng(label)
 
         def rng(n: int) -> bytes:
             sizes.append(n)
@@ -286,7 +275,7 @@ def _draws(values: list[bytes]) -> Callable[[int], bytes]:
 @cache
 def honest_messages() -> dict[int, Tlv]:
     """One honest exchange from seeded randomness (receivers are rebuilt from it)."""
-    a, b = alice(SeededRng("alice")), bob(SeededRng("bob"))
+    a, b = alice(CountingRng("alice")), bob(CountingRng("bob"))
     m1 = only(a.start(b"same", "q?"), SMP1)
     b.receive(m1)
     m2 = only(b.respond(b"same"), SMP2)
@@ -303,7 +292,7 @@ def receiver(tlv_type: int) -> Smp:
     """The honest receiver of ``tlv_type`` in the state that expects it (rebuilt from the
     same seeds as :func:`honest_messages`)."""
     msgs = honest_messages()
-    a, b = alice(SeededRng("alice")), bob(SeededRng("bob"))
+    a, b = alice(CountingRng("alice")), bob(CountingRng("bob"))
     a.start(b"same", "q?")
     if tlv_type in (SMP1, SMP2):
         return b if tlv_type == SMP1 else a
@@ -424,11 +413,23 @@ def test_mutated_messages_abort_and_recover(data: Any) -> None:
     succeeds_afterwards(smp, IS_ALICE[t])
 
 
+def well_formed_values() -> st.SearchStrategy[bytes]:
+    """Values with valid points and scalars in the layout of some SMP message (their
+    proofs fail), so that the checks past decoding are reached."""
+    point = st.integers(1, Q - 1).map(lambda k: (G * k).encode())
+    scalar = st.integers(0, Q - 1).map(lambda s: s.to_bytes(57, "little"))
+    field = point | scalar
+    return st.tuples(
+        st.sampled_from([b"", b"\x00\x00\x00\x02q?"]),
+        st.lists(field, min_size=3, max_size=11),
+    ).map(lambda parts: parts[0] + b"".join(parts[1]))
+
+
 @FAST
 @given(
     data=st.data(),
     tlv_type=st.integers(0, 12),
-    value=st.binary(max_size=700),
+    value=st.binary(max_size=700) | well_formed_values(),
 )
 def test_receive_never_raises(data: Any, tlv_type: int, value: bytes) -> None:
     which = data.draw(st.sampled_from(["idle", "pending", SMP2, SMP3, SMP4]))

@@ -188,8 +188,8 @@ def test_duplicate_line_later_trust_wins_like_libotr() -> None:
     [
         (b"bob\tme@x\txmpp\t" + b"a" * 40, "no line feed", 1, None),
         (b"\nbob\tme@x\n", "separated by tabs", 2, None),
-        (b"bob\tme@x\txmpp\t" + b"a" * 39 + b"\n", "40 hexadecimal digits", 1, 15),
-        (b"b\tm\tx\t" + b"g" * 40 + b"\t\n", "40 hexadecimal digits", 1, 7),
+        (b"bob\tme@x\txmpp\t" + b"a" * 39 + b"\n", "40 or 112 hexadecimal digits", 1, 15),
+        (b"b\tm\tx\t" + b"g" * 40 + b"\t\n", "40 or 112 hexadecimal digits", 1, 7),
         (b"b\tm\tx\t" + b"a" * 40 + b"\tsmp\rx\n", "carriage return", 1, 51),
         (b"b\x00\tm\tx\t" + b"a" * 40 + b"\n", "NUL", 1, 2),
     ],
@@ -203,7 +203,7 @@ def test_malformed(data: bytes, message: str, line: int, column: int | None) -> 
 
 def test_bad_arguments() -> None:
     store = FingerprintStore()
-    with pytest.raises(ValueError, match="20 bytes"):
+    with pytest.raises(ValueError, match=r"20 \(OTRv3\) or 56 \(OTRv4\) bytes"):
         store.add("me", "xmpp", "bob", b"short")
     with pytest.raises(ValueError, match="tab"):
         store.add("me", "xmpp", "bo\tb", A)
@@ -359,4 +359,89 @@ def test_libotr_reads_our_file(tmp_path: Path) -> None:
     # libotr reverses each context's list when it reads and rewrites; the set is the same
     assert sorted(FingerprintStore.from_bytes(rewritten).entries(), key=repr) == sorted(
         store.entries(), key=repr
+    )
+
+
+# -- OTRv4 fingerprints ------------------------------------------------------------------
+
+V4 = bytes(range(56))
+V4_OTHER = bytes(range(100, 156))
+
+
+def mixed_store() -> FingerprintStore:
+    store = FingerprintStore.from_bytes(LIBOTR_FILE)
+    store.add("me@x", "xmpp", "bob", V4)
+    store.set_trust("me@x", "xmpp", "carol", V4_OTHER, "smp")
+    return store
+
+
+def test_v4_fingerprints_beside_libotr_ones() -> None:
+    store = mixed_store()
+    assert store.get_trust("me@x", "xmpp", "bob", V4) is Trust.UNVERIFIED
+    assert store.get_trust("me@x", "xmpp", "carol", V4_OTHER) is Trust.VERIFIED
+    assert store.get_trust("me@x", "xmpp", "carol", V4) is Trust.NEW
+    assert V4 in store.known_fingerprints("me@x", "xmpp", "bob")
+    data = store.to_bytes()
+    assert b"bob\tme@x\txmpp\t" + V4.hex().encode() + b"\t\n" in data
+    assert FingerprintStore.from_bytes(data).to_bytes() == data
+    assert store.libotr_bytes() == FingerprintStore.from_bytes(LIBOTR_FILE).to_bytes()
+    assert all(len(line.split(b"\t")[3]) == 112 for line in store.v4_bytes().splitlines())
+    assert len(store.v4_bytes().splitlines()) == 2
+    assert store.remove("me@x", "xmpp", "bob", V4)
+    with pytest.raises(ValueError, match="56"):
+        store.add("me@x", "xmpp", "bob", V4[:55])
+
+
+def test_v4_fingerprints_are_saved_in_a_sibling_file(tmp_path: Path) -> None:
+    path = tmp_path / "otr.fingerprints"
+    sibling = tmp_path / "otr.fingerprints.v4"
+    FingerprintStore.from_bytes(LIBOTR_FILE).save(path)
+    assert not sibling.exists()  # a v3-only store writes libotr's file alone
+    store = mixed_store()
+    store.save(path)
+    assert path.read_bytes() == store.libotr_bytes()
+    assert b"\t" + V4.hex().encode() not in path.read_bytes()
+    assert sibling.read_bytes() == store.v4_bytes()
+    assert stat.S_IMODE(sibling.stat().st_mode) == 0o600
+    loaded = FingerprintStore.from_file(path)
+    assert sorted(loaded.entries(), key=repr) == sorted(store.entries(), key=repr)
+    # Forgetting the last v4 fingerprints empties the sibling file.
+    for e in loaded.entries():
+        if len(e.fingerprint) == 56:
+            loaded.remove(e.account, e.protocol, e.username, e.fingerprint)
+    loaded.save(path)
+    assert sibling.read_bytes() == b""
+    assert FingerprintStore.from_file(path).to_bytes() == store.libotr_bytes()
+
+
+def test_sibling_file_holds_only_v4_fingerprints(tmp_path: Path) -> None:
+    path = tmp_path / "otr.fingerprints"
+    path.write_bytes(b"")
+    sibling = tmp_path / "otr.fingerprints.v4"
+    sibling.write_bytes(b"bob\tme\txmpp\t" + A.hex().encode() + b"\t\n")
+    with pytest.raises(KeyFileError, match="112 hexadecimal digits") as info:
+        FingerprintStore.from_file(path)
+    assert str(info.value).startswith(f"{sibling}: line 1")
+
+
+@pytest.mark.interop
+@needs_libotr
+def test_libotr_skips_v4_lines_and_drops_them_when_it_rewrites(tmp_path: Path) -> None:
+    # Why the v4 fingerprints live in a sibling file: libotr reads a mixed file (it skips
+    # lines whose fingerprint is not 40 hex digits) but its rewrite loses those lines.
+    store = mixed_store()
+    mixed = tmp_path / "mixed"
+    mixed.write_bytes(store.to_bytes())
+    lib = Libotr()
+    try:
+        lib.read(mixed)
+        for e in store.entries():
+            expected = e.trust if len(e.fingerprint) == 20 else None
+            assert lib.trust(e.username, e.account, e.protocol, e.fingerprint[:20]) == expected
+        rewritten = lib.write(tmp_path / "again")
+    finally:
+        lib.close()
+    assert b"\t" + V4.hex().encode() not in rewritten
+    assert sorted(FingerprintStore.from_bytes(rewritten).entries(), key=repr) == sorted(
+        FingerprintStore.from_bytes(store.libotr_bytes()).entries(), key=repr
     )

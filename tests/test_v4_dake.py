@@ -636,6 +636,43 @@ def test_mutated_auth_i(draw: st.DataObject) -> None:
     _deliver_mutated(alice, auth_i.encode(), draw)
 
 
+_TORSION = ed448.Point.from_xy(0, ed448.P - 1)
+_BAD_POINTS = st.one_of(
+    st.sampled_from(
+        [
+            ed448.IDENTITY.encode(),
+            _TORSION.encode(),
+            (ed448.G + _TORSION).encode(),
+            (ed448.P + 3).to_bytes(57, "little"),
+        ]
+    ),
+    st.binary(min_size=57, max_size=57),
+)
+
+
+@given(
+    st.sampled_from(["identity.y", "identity.first_ecdh", "auth_r.x", "auth_r.first_ecdh"]),
+    _BAD_POINTS,
+)
+def test_bad_points_in_each_message(where: str, bad: bytes) -> None:
+    """A bad (or random) point in place of any ECDH key of the Identity or Auth-R
+    message: only documented errors, and the receiving DAKE is unchanged."""
+    _, bob, ident, auth_r = _FIXED
+    kind, name = where.split(".")
+    msg: DakeMessage = ident if kind == "identity" else auth_r
+    receiver = ALICE.dake(BOB.account) if kind == "identity" else bob
+    data = msg.encode().replace(getattr(msg, name).encode(), bad)
+    before = receiver.snapshot()
+    try:
+        receiver.receive(decode_dake_message(data), NOW)
+    except RemoteProtocolError:
+        assert receiver.snapshot() == before
+    else:
+        # only a valid point can pass: the Identity message is not signed, so a
+        # valid replacement of Y is accepted (and answered); Auth-R never is
+        assert kind == "identity" and ed448.decode_point(bad) is not None
+
+
 def test_kdf_usage_ids_used() -> None:
     # the usages of the DAKE are the final table's (ERRATA C)
     assert (kdf.USAGE_AUTH_R_PHI, kdf.USAGE_AUTH_I_PHI, kdf.USAGE_SSID) == (0x07, 0x0A, 0x04)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otr.crypto.dh3072 import DHKeyPair
+from otr.crypto.dh3072 import DH_P, DHKeyPair
+from otr.crypto.ed448 import G
 from otr.errors import AuthenticationFailed, DecodeError, InvalidGroupElement, RemoteProtocolError
 from otr.events import Tlv
 from otr.v4 import datacrypt
@@ -287,7 +288,8 @@ class Network:
     def tamper(self, wire: Wire, n: int) -> None:
         msg = DataMessage4.decode(wire.data)
         covered = msg.authenticated_length + 64
-        if n % 3 == 0:
+        kind = n % 5
+        if kind == 0:  # one bit flipped anywhere the authenticator covers, or in it
             bit = n % (8 * covered)
             forged = bytearray(wire.data)
             forged[bit // 8] ^= 1 << (bit % 8)
@@ -296,11 +298,17 @@ class Network:
                 DataMessage4.decode(data)
             except (DecodeError, InvalidGroupElement):
                 return
-        elif n % 3 == 1:  # another ratchet id (keeping the DH-key rule)
+        elif kind == 1:  # another ratchet id (keeping the DH-key rule)
             rid = msg.ratchet_id + 3 * (n % 5) - 6
             if rid < 0 or rid == msg.ratchet_id:
                 return
             data = dataclasses.replace(msg, ratchet_id=rid).encode()
+        elif kind == 2:  # another valid ECDH point: a new ratchet is computed, then fails
+            data = dataclasses.replace(msg, ecdh=G * (n + 2)).encode()
+        elif kind == 3:  # another valid DH key (where the message carries one)
+            if msg.dh is None:
+                return
+            data = dataclasses.replace(msg, dh=pow(msg.dh, 2, int(DH_P))).encode()
         else:  # a forged authenticator
             data = dataclasses.replace(msg, authenticator=bytes([n % 256]) * 64).encode()
         assert isinstance(self.attempt(wire.to, data), RemoteProtocolError)

@@ -66,7 +66,7 @@ def events(outputs: list[Output]) -> list[object]:
     return [o for o in outputs if not isinstance(o, Transmit)]
 
 
-def make_peer(tag: int, account: str, peer: str, **settings: Any) -> Peer:
+def make_peer(tag: int, account: str, peer: str, rng: Any = os.urandom, **settings: Any) -> Peer:
     kp = Ed448KeyPair.generate(os.urandom)
     forging = ForgingKey.generate(os.urandom)
     profile = build_client_profile(kp, forging.public, tag, "4", int(NOW) + 14 * 86400)
@@ -75,7 +75,7 @@ def make_peer(tag: int, account: str, peer: str, **settings: Any) -> Peer:
         our_instance=tag,
         account=account,
         peer=peer,
-        rng=os.urandom,
+        rng=rng,
         settings=V4Settings(**settings),
     )
     return Peer(proto)
@@ -374,3 +374,27 @@ def test_modes() -> None:
     assert not V4Mode.STANDALONE.allows(3) and V4Mode.STANDALONE.allows(4)
     assert not V4Mode.INTERACTIVE_ONLY.allows(2)
     assert registry.registered() >= {(4, 0x35), (4, 0x36), (4, 0x37), (4, 0x03)}
+
+
+def test_rng_failure_after_the_dake_changes_nothing() -> None:
+    """Bob's ratchet draws fresh keys right after Auth-R verifies; if the rng fails
+    there, the DAKE is as before the message and a retry completes."""
+    calls = {"n": 0, "fail_at": -1}
+
+    def flaky(n: int) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == calls["fail_at"]:
+            raise OSError("entropy source failed")
+        return os.urandom(n)
+
+    alice = make_peer(ALICE_TAG, "alice@example.org", "bob@example.org")
+    bob = make_peer(BOB_TAG, "bob@example.org", "alice@example.org", rng=flaky)
+    (identity,) = wires(bob.protocol.start(4, NOW))
+    (auth_r,) = wires(alice.receive(identity))
+    calls["fail_at"] = calls["n"] + 8  # after the seven ring-signature draws of Auth-I
+    with pytest.raises(OSError):
+        bob.receive(auth_r)
+    assert bob.protocol.master_dake.state is DakeState.WAITING_AUTH_R
+    assert bob.session(ALICE_TAG).msgstate is MsgState.PLAINTEXT
+    out = bob.receive(auth_r)
+    assert any(isinstance(o, Secured) for o in out)

@@ -430,7 +430,9 @@ static int v4_init(void)
     static const unsigned char ff = 0xFF;
     v4_work = EVP_MD_CTX_new();
     v4_chacha = EVP_CIPHER_CTX_new();
-    if (v4_work == NULL || v4_chacha == NULL)
+    /* Bind the cipher once; each message then only sets key and IV. */
+    if (v4_work == NULL || v4_chacha == NULL ||
+        EVP_EncryptInit_ex(v4_chacha, EVP_chacha20(), NULL, NULL, NULL) != 1)
         return 0;
     for (int i = 0; i < V4_USAGES; i++) {
         v4_prepared[i] = EVP_MD_CTX_new();
@@ -458,7 +460,7 @@ static int v4_chacha20(const unsigned char *mk_enc, const unsigned char *in, siz
 {
     static const unsigned char iv[16] = {0}; /* counter 0 (LE) || nonce 0 */
     int outl = 0;
-    if (EVP_EncryptInit_ex(v4_chacha, EVP_chacha20(), NULL, mk_enc, iv) != 1)
+    if (EVP_EncryptInit_ex(v4_chacha, NULL, NULL, mk_enc, iv) != 1)
         return 0;
     return len == 0 || (EVP_EncryptUpdate(v4_chacha, out, &outl, in, (int)len) == 1 &&
                         (size_t)outl == len);

@@ -38,9 +38,12 @@ from .instance import (
 )
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
+from .v4.session import V4Credentials, V4Protocol, V4Settings
 from .wire import envelope, registry
 from .wire import v3 as wire3
-from .wire.fragment import Reassembler, fragment_message, parse_fragment
+from .wire.fragment import Fragment, Reassembler, fragment_message, parse_fragment
+from .wire.fragment_v4 import DroppedBuffer, fragment_message_v4, random_identifier
+from .wire.v4.dake import MSG_IDENTITY
 
 __all__ = [
     "ERR_MALFORMED",
@@ -160,6 +163,8 @@ class Conversation:
         instance_tag: int | None = None,
         trust: TrustStore | None = None,
         rng: Callable[[int], bytes] = os.urandom,
+        v4: V4Credentials | None = None,
+        v4_settings: V4Settings | None = None,
     ) -> None:
         self.key = key
         self.peer = peer
@@ -176,6 +181,24 @@ class Conversation:
         self.our_fingerprint = key.public.fingerprint()
         v3 = V3Protocol(key, instance_tag, rng)
         self._protocols: dict[int, VersionProtocol] = dict.fromkeys(v3.versions, v3)
+        self._v4: V4Protocol | None = None
+        if v4 is not None:
+            # OTRv4 (otr-v4.md "OTRv4 Modes"): the mode decides whether OTRv3 stays.
+            if v4.profile.instance_tag != instance_tag:
+                raise LocalProtocolError("the Client Profile is for another instance tag")
+            self._v4 = V4Protocol(
+                v4,
+                our_instance=instance_tag,
+                account=account,
+                peer=peer,
+                rng=rng,
+                settings=v4_settings,
+            )
+            self._protocols = {
+                v: p for v, p in self._protocols.items() if self._v4.settings.mode.allows(v)
+            }
+            self._protocols[4] = self._v4
+            self._v4_fragments = self._v4.new_reassembler()
         self._slots: dict[tuple[int, int], _Slot] = {}
         self._current: tuple[int, int] | None = None
         self._held: list[tuple[str, float]] = []
@@ -313,6 +336,8 @@ class Conversation:
         ]
         if self._held:
             deadlines.append(self._held[0][1] + RESEND_INTERVAL)
+        if self._v4 is not None and (frag := self._v4_fragments.next_deadline()) is not None:
+            deadlines.append(frag)
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> list[Event]:
@@ -326,6 +351,8 @@ class Conversation:
             else:
                 keep.append((text, t))
         self._held = keep
+        if self._v4 is not None:
+            out += _dropped_events(self._v4_fragments.expire(now))
         for slot in list(self._slots.values()):
             deadline = slot.session.next_deadline()
             if deadline is not None and deadline <= now:
@@ -396,11 +423,14 @@ class Conversation:
         return out
 
     def _start_ake_for(self, versions: frozenset[int], now: float) -> list[Event]:
-        """Query or tag: send a v3 (else v2) D-H Commit (spec "Receiving a Query Message")."""
+        """Query or tag: send an OTRv4 Identity message, else a v3 (else v2) D-H Commit
+        (spec "Receiving a Query Message": the highest version both allow)."""
         policy = self.policy
-        if 3 in versions and policy.allow_v3:
+        if 4 in versions and policy.allow_v4 and 4 in self._protocols:
+            version = 4
+        elif 3 in versions and policy.allow_v3 and 3 in self._protocols:
             version = 3
-        elif 2 in versions and policy.allow_v2:
+        elif 2 in versions and policy.allow_v2 and 2 in self._protocols:
             version = 2
         else:
             return []
@@ -418,6 +448,8 @@ class Conversation:
             sender = frag.sender_instance
         elif frag.version == 2:
             sender = 0
+        elif frag.version == 4 and self._v4 is not None:
+            return self._receive_fragment_v4(frag, now)
         else:
             return [ev.MessageUnreadable("unsupported fragment version")]
         # No policy check here: libotr fragments its Query Message in the v2
@@ -432,6 +464,19 @@ class Conversation:
         if kind is envelope.MessageKind.FRAGMENT:
             return [ev.MessageUnreadable("fragment inside a fragmented message")]
         return self._receive(whole, now)
+
+    def _receive_fragment_v4(self, frag: Fragment, now: float) -> list[Event]:
+        """otr-v4.md "Receiving Fragments": per-identifier buffers, any order."""
+        problem = self._check_instances(frag.sender_instance, frag.receiver_instance, True)
+        if problem is not None:
+            return problem
+        done = self._v4_fragments.feed(frag, now)
+        out = _dropped_events(done.dropped)
+        if done.message is None:
+            return out
+        if envelope.classify(done.message) is not envelope.MessageKind.ENCODED:
+            return [*out, ev.MessageUnreadable("a v4 fragmented message that is not encoded")]
+        return out + self._receive_encoded(done.message, now, 4)
 
     def _check_instances(
         self, sender: int, receiver: int, zero_receiver_ok: bool
@@ -465,10 +510,12 @@ class Conversation:
             # Spec: "If the message is version 2 and ALLOW_V2 is not set, ignore".
             return []
         if version >= 3:
+            # A D-H Commit / an Identity message may not know our instance yet.
+            first = wire3.DH_COMMIT if version == 3 else MSG_IDENTITY
             problem = self._check_instances(
                 header.sender_instance,
                 header.receiver_instance,
-                header.type == wire3.DH_COMMIT,
+                header.type == first,
             )
             if problem is not None:
                 return problem
@@ -560,7 +607,11 @@ class Conversation:
                 version=secured.version,
                 ssid=secured.ssid,
                 their_fingerprint=fp,
-                our_fingerprint=self.our_fingerprint,
+                our_fingerprint=(
+                    self._v4.our_fingerprint
+                    if secured.version == 4 and self._v4 is not None
+                    else self.our_fingerprint
+                ),
                 their_instance=sess.their_instance,
                 trust=trust,
                 refreshed=secured.refreshed,
@@ -610,7 +661,11 @@ class Conversation:
     def _emit(self, wire: str, version: int, their: int) -> list[Event]:
         limit = self.policy.max_message_size
         if limit and len(wire) > limit:
-            pieces = fragment_message(wire, limit, version, self.our_instance, their)
+            if version == 4:  # otr-v4.md "Transmitting Fragments", as otr4j does
+                ident = random_identifier(self.rng)
+                pieces = fragment_message_v4(wire, limit, ident, self.our_instance, their)
+            else:
+                pieces = fragment_message(wire, limit, version, self.our_instance, their)
             return [ev.SendMessage(p) for p in pieces]
         return [ev.SendMessage(wire)]
 
@@ -628,6 +683,13 @@ class Conversation:
 
     def _offer_versions(self) -> frozenset[int]:
         return frozenset(v for v in self.policy.versions if v in self._protocols)
+
+
+def _dropped_events(dropped: Iterable[DroppedBuffer]) -> list[Event]:
+    return [
+        ev.Warning(f"an incomplete fragmented message was dropped: {d.reason.value}")
+        for d in dropped
+    ]
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:

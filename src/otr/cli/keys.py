@@ -4,13 +4,19 @@ The key directory (``--dir``; default ``$OTR_DIR``, else
 ``$XDG_DATA_HOME/otr``, i.e. ``~/.local/share/otr``) holds the same three files
 as a libotr/Pidgin profile (``~/.purple``): ``otr.private_key``,
 ``otr.fingerprints`` and ``otr.instance_tags`` (see :mod:`otr.storage`), so
-either program can use the other's directory.
+either program can use the other's directory.  OTRv4 adds two files of our own:
+``otr.identities`` (our OTRv4 keys and Client Profiles, :mod:`otr.storage.identity`;
+the DSA key stays in ``otr.private_key`` only, :func:`otr.storage.identity.load_identity`
+puts them together) and ``otr.fingerprints.v4`` (peers' 56-byte OTRv4 fingerprints,
+beside libotr's file, see :mod:`otr.storage.fingerprints`).
 
 * ``generate ACCOUNT PROTOCOL`` -- a new 1024-bit DSA key (and an instance tag);
-* ``list`` -- our keys and every known fingerprint with its trust;
-* ``fingerprint [ACCOUNT [PROTOCOL]]`` -- our fingerprint(s);
-* ``trust USERNAME FINGERPRINT`` -- mark a peer's fingerprint verified
-  (``--unverified`` / ``--forget`` undo);
+  with ``--v4`` also the OTRv4 identity (Ed448 long-term and forging keys, a Client
+  Profile advertising versions 3 and 4), with ``--v4-only`` the OTRv4 identity alone;
+* ``list`` -- our keys (and OTRv4 identities) and every known fingerprint with its trust;
+* ``fingerprint [ACCOUNT [PROTOCOL]]`` -- our fingerprint(s), OTRv3 then OTRv4;
+* ``trust USERNAME FINGERPRINT`` -- mark a peer's fingerprint (40 hex digits, or 112 for
+  OTRv4) verified (``--unverified`` / ``--forget`` undo);
 * ``import [DIR]`` -- merge a libotr/Pidgin directory (default ``~/.purple``).
 
 Errors (missing or malformed files, unknown accounts) print one line on stderr
@@ -21,21 +27,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TextIO
 
-from ..crypto.dsa import DSAPrivateKey, generate_dsa_key, human_fingerprint
+from ..crypto.dsa import DSAPrivateKey, generate_dsa_key
+from ..crypto.dsa import human_fingerprint as human_v3_fingerprint
 from ..storage import (
     FINGERPRINTS_FILE,
+    IDENTITY_FILE,
     INSTAG_FILE,
     PRIVKEY_FILE,
     FingerprintStore,
+    IdentityStore,
     InstanceTagStore,
     KeyFileError,
     PrivateKeyStore,
 )
+from ..v4.identity import Identity
+from ..v4.keys import FINGERPRINT_BYTES as V4_FINGERPRINT_BYTES
+from ..v4.keys import human_fingerprint as human_v4_fingerprint
 
 __all__ = ["add_arguments", "default_dir", "run"]
 
@@ -72,17 +86,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("account", help="our account name, e.g. alice@example.org")
     p.add_argument("protocol", help="the protocol, e.g. prpl-jabber (Pidgin) or xmpp")
     p.add_argument("--force", action="store_true", help="replace an existing key")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--v4", action="store_true", help="also generate the OTRv4 identity (Ed448 keys)"
+    )
+    which.add_argument(
+        "--v4-only", action="store_true", help="generate only the OTRv4 identity (no DSA key)"
+    )
 
     sub.add_parser("list", parents=[common], help="list our keys and known fingerprints")
 
     p = sub.add_parser("fingerprint", parents=[common], help="show our fingerprint")
     p.add_argument("account", nargs="?", help="only this account")
     p.add_argument("protocol", nargs="?", help="only this protocol")
-    p.add_argument("--hex", action="store_true", help="40 hex digits instead of libotr's form")
+    p.add_argument("--hex", action="store_true", help="hex digits instead of libotr's form")
 
     p = sub.add_parser("trust", parents=[common], help="verify (or distrust) a peer's fingerprint")
     p.add_argument("username", help="the peer's name, e.g. bob@example.org")
-    p.add_argument("fingerprint", help="their fingerprint (40 hex digits, spaces allowed)")
+    p.add_argument(
+        "fingerprint", help="their fingerprint (40, or 112 for OTRv4, hex digits; spaces allowed)"
+    )
     p.add_argument("-a", "--account", help="our account (needed for a fingerprint not seen yet)")
     p.add_argument("-p", "--protocol", help="the protocol (needed for a fingerprint not seen yet)")
     how = p.add_mutually_exclusive_group()
@@ -132,6 +155,10 @@ def _load_instags(path: Path) -> InstanceTagStore:
     return InstanceTagStore.from_file(path) if path.exists() else InstanceTagStore()
 
 
+def _load_identities(path: Path) -> IdentityStore:
+    return IdentityStore.from_file(path) if path.exists() else IdentityStore()
+
+
 def _key_dir(args: argparse.Namespace, create: bool = False) -> Path:
     directory: Path = args.dir.expanduser() if args.dir is not None else default_dir()
     if directory.exists() and not directory.is_dir():
@@ -143,9 +170,30 @@ def _key_dir(args: argparse.Namespace, create: bool = False) -> Path:
 
 def _parse_fingerprint(text: str) -> bytes:
     digits = "".join(text.split()).lower()
-    if len(digits) != 40 or any(c not in "0123456789abcdef" for c in digits):
-        raise CommandError(f"{text!r} is not a fingerprint (40 hexadecimal digits, spaces allowed)")
+    if len(digits) not in (40, 112) or any(c not in "0123456789abcdef" for c in digits):
+        raise CommandError(
+            f"{text!r} is not a fingerprint (40 or 112 hexadecimal digits, spaces allowed)"
+        )
     return bytes.fromhex(digits)
+
+
+def human_fingerprint(fp: bytes) -> str:
+    """libotr's human form of a 20-byte fingerprint, or ours of a 56-byte OTRv4 one."""
+    if len(fp) == V4_FINGERPRINT_BYTES:
+        return human_v4_fingerprint(fp)
+    return human_v3_fingerprint(fp)
+
+
+def _identity_text(identity: Identity) -> str:
+    fp = identity.fingerprint
+    shown = human_fingerprint(fp) if fp is not None else "(no OTRv4 keys)"
+    text = f"{identity.account} ({identity.protocol})  {shown}  "
+    text += f"instance tag {identity.instance_tag:08x}"
+    profile = identity.client_profile
+    if profile is not None:
+        expires = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(profile.expiration))
+        text += f"  profile expires {expires}"
+    return text
 
 
 def _trust_text(trust: str) -> str:
@@ -197,25 +245,56 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     directory = _key_dir(args)
     keys_path = directory / PRIVKEY_FILE
     tags_path = directory / INSTAG_FILE
+    ids_path = directory / IDENTITY_FILE
     keys = _load_keys(keys_path, required=False)
     tags = _load_instags(tags_path)
     account, protocol = args.account, args.protocol
     if not account or not protocol:
         raise CommandError("account and protocol must not be empty")
+    want_v3 = not args.v4_only
+    want_v4 = args.v4 or args.v4_only
+    identities = _load_identities(ids_path) if want_v4 else IdentityStore()
     existing = keys.get(account, protocol)
-    if existing is not None and not args.force:
+    if want_v3 and existing is not None and not args.force:
         raise CommandError(
             f"{account} ({protocol}) already has a key "
             f"({human_fingerprint(existing.public.fingerprint())}); use --force to replace it"
         )
-    key = _generate_with_progress(f"{account} ({protocol})...", sys.stderr)
-    keys.set(account, protocol, key)
+    existing_v4 = identities.get(account, protocol)
+    if want_v4 and existing_v4 is not None and existing_v4.v4 is not None and not args.force:
+        assert existing_v4.fingerprint is not None
+        raise CommandError(
+            f"{account} ({protocol}) already has an OTRv4 identity "
+            f"({human_fingerprint(existing_v4.fingerprint)}); use --force to replace it"
+        )
+    key = _generate_with_progress(f"{account} ({protocol})...", sys.stderr) if want_v3 else None
+    tag = tags.get(account, protocol)
+    if tag is None:
+        tag = tags.ensure(account, protocol)
+        save_tags = True
+    else:
+        save_tags = False
+    identity = None
+    if want_v4:
+        # The profile carries the DSA key (versions "34") when the account has one.
+        dsa_key = key if key is not None else keys.get(account, protocol)
+        identity = Identity.generate(
+            account, protocol, secrets.token_bytes, time.time(), dsa_key=dsa_key, instance_tag=tag
+        )
+        # The DSA key itself stays in libotr's file only (see the module docstring).
+        identity.dsa_key = None
+        identities.set(identity)
     _key_dir(args, create=True)
-    keys.save(keys_path)
-    if tags.get(account, protocol) is None:
-        tags.ensure(account, protocol)
+    if key is not None:
+        keys.set(account, protocol, key)
+        keys.save(keys_path)
+        print(f"{account} ({protocol}): {human_fingerprint(key.public.fingerprint())}")
+    if save_tags:
         tags.save(tags_path)
-    print(f"{account} ({protocol}): {human_fingerprint(key.public.fingerprint())}")
+    if identity is not None:
+        identities.save(ids_path)
+        assert identity.fingerprint is not None
+        print(f"{account} ({protocol}): OTRv4 {human_fingerprint(identity.fingerprint)}")
     return 0
 
 
@@ -234,6 +313,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
         tag = tags.get(account, protocol)
         tag_text = f"  instance tag {tag:08x}" if tag is not None else ""
         print(f"  {account} ({protocol})  {human_fingerprint(fp)}{tag_text}")
+    ids_path = directory / IDENTITY_FILE
+    if ids_path.exists():
+        print(f"Our OTRv4 identities ({ids_path}):")
+        ids = IdentityStore.from_file(ids_path).identities()
+        if not ids:
+            print("  (none)")
+        for identity in ids:
+            print(f"  {_identity_text(identity)}")
     print(f"Known fingerprints ({directory / FINGERPRINTS_FILE}):")
     entries = fps.entries()
     if not entries:
@@ -250,10 +337,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
     directory = _key_dir(args)
     path = directory / PRIVKEY_FILE
-    keys = _load_keys(path, required=True)
+    ids_path = directory / IDENTITY_FILE
+    keys = _load_keys(path, required=not ids_path.exists())
+    identities = _load_identities(ids_path)
+    found: list[tuple[str, str, bytes]] = []
+    for account, protocol in keys.accounts():
+        fp = keys.fingerprint(account, protocol)
+        assert fp is not None
+        found.append((account, protocol, fp))
+    for identity in identities.identities():
+        if identity.fingerprint is not None:
+            found.append((identity.account, identity.protocol, identity.fingerprint))
     selected = [
-        (a, p)
-        for a, p in keys.accounts()
+        (a, p, fp)
+        for a, p, fp in found
         if (args.account is None or a == args.account)
         and (args.protocol is None or p == args.protocol)
     ]
@@ -262,9 +359,7 @@ def _cmd_fingerprint(args: argparse.Namespace) -> int:
             raise CommandError(f"{path}: no keys")
         what = args.account + (f" ({args.protocol})" if args.protocol else "")
         raise CommandError(f"no key for {what} in {path}")
-    for account, protocol in selected:
-        fp = keys.fingerprint(account, protocol)
-        assert fp is not None
+    for account, protocol, fp in selected:
         shown = fp.hex() if args.hex else human_fingerprint(fp)
         print(shown if len(selected) == 1 else f"{account}\t{protocol}\t{shown}")
     return 0

@@ -32,6 +32,10 @@ follows otr4j, as checked against the recorded otr4j conversation T3:
   (:func:`otr.crypto.ed448.random_scalar`), in otr4j's order, so recorded draws reproduce
   otr4j's messages byte for byte.
 
+Events are OTRv3's (above), not otr4j's: otr4j reports an ``SMP_COMPLETED`` event after
+every SMP message with the current, still undecided status (ERRATA D.2); a session that
+talks to otr4j needs nothing from those.
+
 Checks beyond the decoding of every received POINT (on the curve, not the identity, in
 the prime-order subgroup) and SCALAR (below q): ``Qa - Qb`` must not be the identity
 (otherwise Rb and both "Ra" values degenerate to the identity; the spec's "check that Rb

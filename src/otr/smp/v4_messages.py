@@ -63,9 +63,10 @@ class SmpMessage:
         values: list[Any] = []
         try:
             for f in fields(cls):
-                if f.type == "Point":
+                # The annotations are strings here (``from __future__ import annotations``).
+                if f.type in ("Point", Point):
                     values.append(wt.get_point(r))
-                elif f.type == "int":
+                elif f.type in ("int", int):
                     values.append(wt.get_scalar(r))
                 else:
                     values.append(r.get_data())

@@ -7,7 +7,10 @@ that keep their own storage (``from_bytes`` / ``to_bytes``):
 * :class:`PrivateKeyStore` -- ``otr.private_key``, our DSA keys (S-expressions);
 * :class:`FingerprintStore` -- ``otr.fingerprints``, peers' fingerprints and
   trust; it is the :class:`otr.conversation.TrustStore` a conversation uses;
-* :class:`InstanceTagStore` -- ``otr.instance_tags``, our instance tags.
+* :class:`InstanceTagStore` -- ``otr.instance_tags``, our instance tags;
+* :class:`IdentityStore` -- ``otr.identities``, a file of our own for our
+  :class:`~otr.v4.identity.Identity` objects (OTRv4 keys and Client Profile, and
+  optionally the DSA key), which libotr has no place for.
 
 ``save(path)`` writes atomically (:func:`atomic_write`: temporary file, fsync,
 rename) with mode 0600.  Malformed input raises :class:`KeyFileError` (an
@@ -19,25 +22,24 @@ from __future__ import annotations
 
 from .atomic import atomic_write
 from .fingerprints import FingerprintEntry, FingerprintStore
+from .identity import IDENTITY_FILE, IdentityStore
 from .instags import MIN_VALID_INSTAG, InstanceTagStore
+from .keyfile import FINGERPRINTS_FILE, INSTAG_FILE, PRIVKEY_FILE
 from .privkey import PrivateKeyStore
 from .sexp import KeyFileError, SExpError
 
 __all__ = [
     "FINGERPRINTS_FILE",
+    "IDENTITY_FILE",
     "INSTAG_FILE",
     "MIN_VALID_INSTAG",
     "PRIVKEY_FILE",
     "FingerprintEntry",
     "FingerprintStore",
+    "IdentityStore",
     "InstanceTagStore",
     "KeyFileError",
     "PrivateKeyStore",
     "SExpError",
     "atomic_write",
 ]
-
-PRIVKEY_FILE = "otr.private_key"
-"""File names libotr's Pidgin plugin uses in ``~/.purple``."""
-FINGERPRINTS_FILE = "otr.fingerprints"
-INSTAG_FILE = "otr.instance_tags"

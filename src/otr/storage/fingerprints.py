@@ -4,6 +4,18 @@ One line per fingerprint (libotr 4.1.1 ``otrl_privkey_write_fingerprints``)::
 
     username<TAB>accountname<TAB>protocol<TAB>40 lower-case hex digits<TAB>trust<LF>
 
+OTRv4 fingerprints (56 bytes, 112 hex digits, :func:`otr.v4.keys.fingerprint`) are
+kept beside libotr's 20-byte ones, on lines of the same layout.  libotr 4.1.1
+(``otrl_privkey_read_fingerprints_FILEp``) skips any line whose fingerprint is not 40
+hex digits, so it still reads what it understands in such a file -- but when it writes
+the file back it keeps only its own lines.  So on disk they are kept apart:
+:meth:`FingerprintStore.save` writes the 20-byte fingerprints to the given path
+(libotr's file, unchanged) and the 56-byte ones to the sibling file with
+:data:`V4_SUFFIX` appended (``otr.fingerprints.v4``), which :meth:`~FingerprintStore.from_file`
+reads back when it exists.  In memory, :meth:`~FingerprintStore.to_bytes` gives every
+line (v4 lines are then skipped by libotr, read by us); :meth:`~FingerprintStore.libotr_bytes`
+and :meth:`~FingerprintStore.v4_bytes` give the two files' contents.
+
 ``trust`` is free text: libotr writes what the application set (Pidgin uses
 ``verified`` for a manual check and ``smp`` after a successful SMP) and treats
 any non-empty string as verified; an empty field means "seen, not verified".
@@ -26,14 +38,24 @@ fingerprint for libotr, with the later line's trust; :meth:`get_trust` agrees.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..events import Trust
+from .atomic import atomic_write
 from .keyfile import KeyFile, reject_stray_bytes, text_lines
 from .sexp import KeyFileError, bytes_to_text, text_to_bytes
 
-__all__ = ["FingerprintEntry", "FingerprintStore"]
+__all__ = ["V4_SUFFIX", "FingerprintEntry", "FingerprintStore", "v4_path"]
+
+V3_FINGERPRINT_BYTES = 20
+"""libotr's (OTRv3) fingerprints: SHA-1 of the DSA public key."""
+V4_FINGERPRINT_BYTES = 56
+"""OTRv4 fingerprints (spec "Public keys, ... and Fingerprints")."""
+V4_SUFFIX = ".v4"
+"""Appended to the file name for the sibling file of the OTRv4 fingerprints."""
+_LENGTHS = (V3_FINGERPRINT_BYTES, V4_FINGERPRINT_BYTES)
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _NAME_FORBIDDEN = b"\t\r\n"
@@ -60,9 +82,14 @@ class FingerprintEntry:
 
 
 def _fp(fingerprint: bytes) -> bytes:
-    if not isinstance(fingerprint, bytes | bytearray) or len(fingerprint) != 20:
-        raise ValueError("a fingerprint is 20 bytes")
+    if not isinstance(fingerprint, bytes | bytearray) or len(fingerprint) not in _LENGTHS:
+        raise ValueError("a fingerprint is 20 (OTRv3) or 56 (OTRv4) bytes")
     return bytes(fingerprint)
+
+
+def v4_path(path: str | os.PathLike[str]) -> str:
+    """The sibling file of ``path`` that holds the OTRv4 fingerprints."""
+    return os.fspath(path) + V4_SUFFIX
 
 
 class FingerprintStore(KeyFile):
@@ -78,14 +105,40 @@ class FingerprintStore(KeyFile):
     # -- serialisation ---------------------------------------------------------
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str | None = None) -> FingerprintStore:
-        """Parse the contents of an ``otr.fingerprints`` file (strictly)."""
+        """Parse the contents of an ``otr.fingerprints`` file (strictly); lines with
+        OTRv4 fingerprints are accepted too."""
         store = cls()
-        for number, line in text_lines(data, source):
-            store._rows.append(cls._parse_line(line, number, source))
+        store._parse_into(data, source, _LENGTHS)
         return store
 
+    def _parse_into(self, data: bytes, source: str | None, lengths: tuple[int, ...]) -> None:
+        for number, line in text_lines(data, source):
+            self._rows.append(self._parse_line(line, number, source, lengths))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> FingerprintStore:
+        """Read ``path`` and, when it exists, its OTRv4 sibling (:func:`v4_path`, only
+        56-byte fingerprints); OSError when ``path`` cannot be read, KeyFileError when
+        either file is malformed."""
+        store = super().from_file(path)
+        sibling = v4_path(path)
+        if os.path.exists(sibling):
+            with open(sibling, "rb") as f:
+                store._parse_into(f.read(), sibling, (V4_FINGERPRINT_BYTES,))
+        return store
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write libotr's file to ``path`` and the OTRv4 fingerprints to its sibling
+        (:func:`v4_path`; only when there are any or the sibling exists), each atomically
+        with mode 0600."""
+        atomic_write(path, self.libotr_bytes(), 0o600)
+        sibling = v4_path(path)
+        v4 = self.v4_bytes()
+        if v4 or os.path.exists(sibling):
+            atomic_write(sibling, v4, 0o600)
+
     @staticmethod
-    def _parse_line(line: bytes, number: int, source: str | None) -> _Row:
+    def _parse_line(line: bytes, number: int, source: str | None, lengths: tuple[int, ...]) -> _Row:
         def fail(message: str, column: int | None = None) -> KeyFileError:
             return KeyFileError(message, source=source, line=number, column=column)
 
@@ -98,15 +151,28 @@ class FingerprintStore(KeyFile):
         username, account, protocol, hexfp = fields[:4]
         trust = fields[4] if len(fields) == 5 else b""
         column = len(username) + len(account) + len(protocol) + 4
-        if len(hexfp) != 40 or not all(c in _HEX for c in hexfp):
-            raise fail("the fingerprint must be 40 hexadecimal digits", column)
+        if len(hexfp) not in [2 * n for n in lengths] or not all(c in _HEX for c in hexfp):
+            digits = " or ".join(str(2 * n) for n in lengths)
+            raise fail(f"the fingerprint must be {digits} hexadecimal digits", column)
         return (username, account, protocol, bytes.fromhex(hexfp.decode("ascii")), trust)
 
     def to_bytes(self) -> bytes:
-        """The file contents, as libotr writes them."""
+        """Every line, as libotr writes them (OTRv4 lines have 112 hex digits)."""
+        return self._lines(_LENGTHS)
+
+    def libotr_bytes(self) -> bytes:
+        """The lines of the 20-byte fingerprints: libotr's ``otr.fingerprints``."""
+        return self._lines((V3_FINGERPRINT_BYTES,))
+
+    def v4_bytes(self) -> bytes:
+        """The lines of the 56-byte OTRv4 fingerprints (the sibling file)."""
+        return self._lines((V4_FINGERPRINT_BYTES,))
+
+    def _lines(self, lengths: tuple[int, ...]) -> bytes:
         return b"".join(
             b"%s\t%s\t%s\t%s\t%s\n" % (u, a, p, fp.hex().encode("ascii"), t)
             for u, a, p, fp, t in self._rows
+            if len(fp) in lengths
         )
 
     # -- queries -------------------------------------------------------------------

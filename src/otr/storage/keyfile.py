@@ -12,7 +12,19 @@ from typing import Self
 from .atomic import atomic_write
 from .sexp import KeyFileError
 
-__all__ = ["KeyFile", "reject_stray_bytes", "text_lines"]
+__all__ = [
+    "FINGERPRINTS_FILE",
+    "INSTAG_FILE",
+    "PRIVKEY_FILE",
+    "KeyFile",
+    "reject_stray_bytes",
+    "text_lines",
+]
+
+PRIVKEY_FILE = "otr.private_key"
+"""File names libotr's Pidgin plugin uses in ``~/.purple``."""
+FINGERPRINTS_FILE = "otr.fingerprints"
+INSTAG_FILE = "otr.instance_tags"
 
 
 class KeyFile:

@@ -384,8 +384,15 @@ class Dake:
         return self._their_instance
 
     def snapshot(self) -> tuple[DakeState, object, int]:
-        """An opaque value that changes whenever the DAKE's state does (for tests)."""
+        """An opaque value that changes whenever the DAKE's state does; :meth:`restore`
+        takes it back (for a caller whose own work after a step failed)."""
         return (self._state, self._ctx, self._their_instance)
+
+    def restore(self, snapshot: tuple[DakeState, object, int]) -> None:
+        """Return to the state of an earlier :meth:`snapshot` of this object."""
+        state, ctx, their_instance = snapshot
+        assert ctx is None or isinstance(ctx, _WaitingAuthR | _WaitingAuthI)
+        self._state, self._ctx, self._their_instance = state, ctx, their_instance
 
     # -- local events ----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from ..crypto import chacha20, kdf
 
 __all__ = [
     "KEY_BYTES",
+    "MAX_SECTION",
     "mac_key",
     "message_keys",
     "open_message",
@@ -49,6 +50,8 @@ __all__ = [
 
 KEY_BYTES: Final = 64
 """Chain keys, MKenc, MKmac, extra keys and the authenticator are 64 bytes."""
+MAX_SECTION: Final = 1 << 29
+"""Largest head + plaintext either implementation seals, or section it opens (bytes)."""
 
 
 if TYPE_CHECKING:
@@ -98,6 +101,8 @@ def py_seal_message(
     chain_key: bytes, head: bytes, plaintext: bytes
 ) -> tuple[bytes, bytes, bytes, bytes]:
     _check_key(chain_key)
+    if len(head) + len(plaintext) + 4 > MAX_SECTION:
+        raise ValueError("message too long")
     mk_enc, extra, next_key = message_keys(chain_key)
     ciphertext = chacha20.encrypt(mk_enc, plaintext)
     section = b"".join((head, len(ciphertext).to_bytes(4, "big"), ciphertext))
@@ -109,7 +114,7 @@ def open_with_message_key(
 ) -> tuple[bytes, bytes] | None:
     """(plaintext, MKmac) with a stored MKenc, or None if the authenticator does not verify."""
     _check_key(mk_enc)
-    if not 4 <= ct_start <= len(section):
+    if not 4 <= ct_start <= len(section) or len(section) > MAX_SECTION:
         raise ValueError("ciphertext offset outside the section")
     mk_mac = mac_key(mk_enc)
     if not hmac.compare_digest(_kdf64(_AUTHENTICATOR, mk_mac, section), authenticator):

@@ -75,7 +75,7 @@ import enum
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 from ..crypto import dh3072, kdf
 from ..crypto.dh3072 import DHKeyPair
@@ -88,6 +88,7 @@ from ..wire.v4.data import (
     Head,
     dh_key_expected,
     encode_head,
+    with_counters,
 )
 from . import datacrypt
 from .datacrypt import mac_key, message_keys
@@ -112,7 +113,8 @@ Rng = Callable[[int], bytes]
 ROOT_KEY_BYTES: Final = 64
 CHAIN_KEY_BYTES: Final = 64
 EXTRA_KEY_BYTES: Final = 64
-_EXTRA_KEY_PREFIX: Final = b"\xff"
+MAX_PLAINTEXT: Final = datacrypt.MAX_SECTION - 4096
+"""Largest plaintext :meth:`DoubleRatchet.seal` takes (the head is at most ~450 bytes)."""
 
 
 class MessageReplayed(RemoteProtocolError):
@@ -193,27 +195,34 @@ class RatchetStart:
     their_instance: int
 
 
-@dataclass(frozen=True)
-class Sealed:
+class Sealed(NamedTuple):
     """An outgoing message and the raw extra symmetric key of its chain key."""
 
     message: DataMessage4
-    extra_key: bytes = field(repr=False)
+    extra_key: bytes
+
+    def __repr__(self) -> str:
+        return f"Sealed({self.message!r}, extra_key=...)"
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """A verified, decrypted message."""
 
-    plaintext: bytes = field(repr=False)
-    """``message || 0x00 || TLVs`` (see :func:`otr.wire.v4.data.split_plaintext`)."""
-    extra_key: bytes = field(repr=False)
+    plaintext: bytes
+    """``message || 0x00 || TLVs`` (see :func:`otr.wire.v4.data.decode_plaintext`)."""
+    extra_key: bytes
     """The raw extra symmetric key of the message's chain key (B.14)."""
     ratchet_id: int
     message_id: int
     flags: int
     new_ratchet: bool
     """Whether this message started a new receiving ratchet."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Opened(ratchet_id={self.ratchet_id}, message_id={self.message_id}, "
+            f"flags={self.flags}, new_ratchet={self.new_ratchet}, plaintext=..., extra_key=...)"
+        )
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,8 @@ class DoubleRatchet:
         self._j = 0
         self._sending_key: bytes | None = None
         self._sending_dh: int | None = None
+        self._send_head: Head
+        self._send_head_bytes = b""
         self._next = Rotation.RECEIVING
         self._receiving: _ReceivingChain | None = None
         self._skipped: OrderedDict[tuple[int, int], _Skipped] = OrderedDict()
@@ -351,8 +362,7 @@ class DoubleRatchet:
             brace_key=brace,
         )
         if result.role == "alice":
-            ratchet._sending_key = chain
-            ratchet._sending_dh = result.our_dh.public
+            ratchet._start_sending_chain(chain, result.our_dh.public)
         else:
             ratchet._receiving = _ReceivingChain(
                 0, result.their_ecdh.encode(), result.their_dh, chain, 0
@@ -410,19 +420,19 @@ class DoubleRatchet:
     # --- sending -----------------------------------------------------------------
 
     def _rotate_sending(self, now: float) -> None:
-        """ "Rotating ECDH Keys and Brace Key as sender" and the new sending chain."""
+        """Spec "Rotating ECDH Keys and Brace Key as sender", and the new sending chain."""
         dh_ratchet = self._i % 3 == 0
         our_ecdh = ECDHKeyPair.generate(self._rng)
         k_ecdh = our_ecdh.shared_secret(self._their_ecdh)
+        dh_public = None
         if dh_ratchet:
             our_dh = DHKeyPair.generate(self._rng)
             brace = _dh_brace_key(our_dh.secret, self._their_dh)
             self._our_dh = our_dh
-            self._sending_dh = our_dh.public
+            dh_public = our_dh.public
         else:
             brace = _next_brace_key(self._brace_key)
-            self._sending_dh = None
-        self._root_key, self._sending_key = _derive_ratchet_keys(
+        self._root_key, chain_key = _derive_ratchet_keys(
             self._root_key, _mixed_secret(k_ecdh, brace)
         )
         self._brace_key = brace
@@ -431,6 +441,7 @@ class DoubleRatchet:
         self._pn = self._j
         self._j = 0
         self._i += 1
+        self._start_sending_chain(chain_key, dh_public)
         self._next = Rotation.RECEIVING
         self._to_reveal_next = b"".join(self._reveals)
         self._reveals = []
@@ -446,8 +457,12 @@ class DoubleRatchet:
         key still waiting and those of all stored skipped keys, which are then
         dropped: the session-expiry message of "Session Expiration".
         """
+        if not 0 <= flags <= 0xFF:
+            raise ValueError("flags do not fit a BYTE")
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise ValueError("plaintext too long")
         if self._next is Rotation.SENDING:
-            self._rotate_sending(now)
+            self._rotate_sending(now)  # changes nothing when it fails
         chain_key = self._sending_key
         assert chain_key is not None  # Alice has one from the DAKE, Bob rotates at once
         reveal = self._to_reveal_next
@@ -456,25 +471,32 @@ class DoubleRatchet:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
             self._reveals = []
-        if not 0 <= flags <= 0xFF:
-            raise ValueError("flags do not fit a BYTE")
-        head = Head(
-            self.our_instance,
-            self.their_instance,
-            flags,
-            self._pn,
-            max(0, self._i - 1),
-            self._j,
-            self._our_ecdh_public,
-            self._sending_dh,
-        )
-        head_bytes = encode_head(head)
+        j = self._j
+        head_bytes = with_counters(self._send_head_bytes, flags, j)
         section, authenticator, extra, self._sending_key = datacrypt.seal_message(
             chain_key, head_bytes, plaintext
         )
-        message = DataMessage4.assemble(head, head_bytes, section, authenticator, reveal)
-        self._j += 1
+        message = DataMessage4.assemble(
+            self._send_head, flags, j, section, len(head_bytes) + 4, authenticator, reveal
+        )
+        self._j = j + 1
         return Sealed(message, extra)
+
+    def _start_sending_chain(self, chain_key: bytes, dh_public: int | None) -> None:
+        """A new sending chain: its key and the head its messages share (B.11)."""
+        self._sending_key = chain_key
+        self._sending_dh = dh_public
+        self._send_head = Head(
+            self.our_instance,
+            self.their_instance,
+            0,
+            self._pn,
+            max(0, self._i - 1),
+            0,
+            self._our_ecdh_public,
+            dh_public,
+        )
+        self._send_head_bytes = encode_head(self._send_head)
 
     # --- receiving ---------------------------------------------------------------
 
@@ -517,7 +539,7 @@ class DoubleRatchet:
         rid, mid = message.ratchet_id, message.message_id
         if rid > 0 and mid == 0 and not message.revealed_macs:
             raise RemoteProtocolError("first message of a ratchet reveals no MAC key (otr4j rule)")
-        entry = self._skipped.get((rid, mid))
+        entry = self._skipped.get((rid, mid)) if self._skipped else None
         if entry is not None and self._live(entry, now):
             return self._open_skipped(message, entry, now)
         chain = self._receiving
@@ -567,13 +589,16 @@ class DoubleRatchet:
             raise TooManySkippedKeys("message would skip more keys than max_skip")
 
     def _open_current(self, message: DataMessage4, chain: _ReceivingChain, now: float) -> Opened:
-        mid = message.message_id
-        if mid < chain.k:
+        mid, k = message.message_id, chain.k
+        if mid < k:
             raise MessageReplayed("message id already used in this chain")
         if message.ecdh.encode() != chain.ecdh or message.dh != chain.dh:
             raise RemoteProtocolError("public keys do not belong to this ratchet")
-        self._check_skip(chain.k, mid)
-        chain_key, skipped = _skip(chain.chain_key, chain.k, mid, chain.ratchet_id, now)
+        chain_key = chain.chain_key
+        skipped: list[tuple[tuple[int, int], _Skipped]] = []
+        if mid > k:
+            self._check_skip(k, mid)
+            chain_key, skipped = _skip(chain_key, k, mid, chain.ratchet_id, now)
         plaintext, mk_mac, extra, next_key = self._verify_decrypt(message, chain_key)
         # Adopt: nothing below can fail.
         chain.chain_key = next_key
@@ -581,12 +606,12 @@ class DoubleRatchet:
         self._store(skipped)
         self._add_reveal(mk_mac)
         self._expire_skipped(now)
-        return self._opened(message, plaintext, extra, False)
+        return Opened(plaintext, extra, message.ratchet_id, mid, message.flags, False)
 
     def _open_new_ratchet(
         self, message: DataMessage4, old: _ReceivingChain | None, now: float
     ) -> Opened:
-        """ "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
+        """Spec "Rotating ECDH Keys and Brace Key as receiver", computed provisionally."""
         rid, mid = message.ratchet_id, message.message_id
         skipped: list[tuple[tuple[int, int], _Skipped]] = []
         if old is not None and message.pn > old.k:

@@ -260,23 +260,27 @@ class V4Session(SmpSessionMixin):
         proto = self._protocol
         dake = self.dake
         master = proto.master_dake
-        if (
+        adopt = (
             dake.state is DakeState.START
             and master.state is DakeState.WAITING_AUTH_R
             and isinstance(message, IdentityMessage | AuthRMessage)
-        ):
-            step = master.receive(message, now)  # raises with nothing changed
+        )
+        used = master if adopt else dake
+        before = used.snapshot()
+        step = used.receive(message, now)  # raises with nothing changed
+        try:
+            secured = self._secured(step.result, now) if step.result is not None else []
+        except BaseException:
+            used.restore(before)  # e.g. the rng failed: as if the message never came
+            raise
+        if adopt:
             self.dake = master
             proto.master_dake = proto.new_dake()
-        else:
-            step = dake.receive(message, now)
         out: list[Output] = []
         if step.reply is not None:
             out.append(_transmit(step.reply))
             self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
-        if step.result is not None:
-            out += self._secured(step.result, now)
-        return out
+        return out + secured
 
     def _secured(self, result: DakeResult, now: float) -> list[Output]:
         """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I

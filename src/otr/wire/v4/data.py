@@ -57,6 +57,7 @@ __all__ = [
     "dh_key_expected",
     "encode_head",
     "encode_plaintext",
+    "with_counters",
 ]
 
 PROTOCOL_VERSION: Final = 0x0004
@@ -139,6 +140,24 @@ def encode_head(head: Head) -> bytes:
     return b"".join((fixed, head.ecdh.encode(), _dh_mpi(head.dh)))
 
 
+_FLAGS_AT: Final = 11
+_MESSAGE_ID_AT: Final = 20
+
+
+def with_counters(head_bytes: bytes, flags: int, message_id: int) -> bytes:
+    """``head_bytes`` (an :func:`encode_head` output) with another flags byte and
+    message id: every message of a sending chain shares the rest of its head."""
+    return b"".join(
+        (
+            head_bytes[:_FLAGS_AT],
+            bytes((flags,)),
+            head_bytes[_FLAGS_AT + 1 : _MESSAGE_ID_AT],
+            _LEN.pack(message_id),
+            head_bytes[_MESSAGE_ID_AT + 4 :],
+        )
+    )
+
+
 def _check_uint32(name: str, value: int) -> None:
     if not 0 <= value <= _UINT32_MAX:
         raise ValueError(f"{name} does not fit an INT")
@@ -172,16 +191,27 @@ class DataMessage4(Head):
 
     @classmethod
     def assemble(
-        cls, head: Head, head_bytes: bytes, section: bytes, authenticator: bytes, reveal: bytes
+        cls,
+        chain_head: Head,
+        flags: int,
+        message_id: int,
+        section: bytes,
+        ct_start: int,
+        authenticator: bytes,
+        reveal: bytes,
     ) -> Self:
-        """A message whose ``section`` = ``head_bytes`` (:func:`encode_head` of ``head``)
-        || DATA(ciphertext) the caller just built: no re-encoding, no re-validation
-        (the sender's per-message fast path)."""
+        """The sender's per-message fast path: no re-encoding, no re-validation.
+
+        ``section`` = :func:`encode_head` of ``chain_head`` with ``flags`` and
+        ``message_id`` (:func:`with_counters`) || DATA(ciphertext), the ciphertext
+        starting at ``ct_start``, just built by the caller."""
         msg = cls.__new__(cls)
         # A frozen dataclass only blocks attribute assignment; fill its __dict__ at once.
         msg.__dict__.update(
-            vars(head),
-            ciphertext=section[len(head_bytes) + 4 :],
+            vars(chain_head),
+            flags=flags,
+            message_id=message_id,
+            ciphertext=section[ct_start:],
             authenticator=authenticator,
             revealed_macs=reveal,
             _section=section,
