@@ -227,8 +227,8 @@ class Opened(NamedTuple):
 
 @dataclass(frozen=True)
 class _Skipped:
-    mk_enc: bytes
-    extra_key: bytes
+    mk_enc: bytes = field(repr=False)
+    extra_key: bytes = field(repr=False)
     stored_at: float
 
 
@@ -239,8 +239,8 @@ class _ReceivingChain:
     """Their ECDH public key (POINT bytes) that every message of the chain carries."""
     dh: int | None
     """Their DH public key as messages of the chain carry it (None unless id % 3 == 0)."""
-    chain_key: bytes
-    k: int
+    chain_key: bytes = field(repr=False)
+    k: int = 0
     """Next expected message id."""
 
 
