@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SPEC_VECTORS
 from otr.cli import main
 from otr.wire.envelope import format_query
 from tools_util import make_pair
@@ -91,3 +92,18 @@ def test_jsonl_input_keeps_multiline_texts(
     assert rows[0]["fields"]["text"] == wire[0]
     path.write_text('{"no text": 1}\n')
     assert main(["inspect", "--jsonl", "-f", str(path)]) == 2
+
+
+def test_now_validates_v4_profiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads((SPEC_VECTORS / "otr4j-v4-transcripts.json").read_text())
+    t1 = next(t for t in data["transcripts"] if t["id"] == "T1")
+    identity = next(
+        s["wire"] for s in t1["steps"] if s["kind"] == "deliver" and "?OTR:" in s["wire"]
+    )
+    assert main(["inspect", "--json", "--now", str(t1["now_unix"]), identity]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["title"] == "v4 Identity Message"
+    assert row["fields"]["client_profile"]["validation"] == "valid"
+    assert main(["inspect", "--now", "now", identity]) == 0
+    assert "validation=" in capsys.readouterr().out  # expired by now, or valid: either way shown
+    assert main(["inspect", "--now", "yesterday", identity]) == 2

@@ -550,3 +550,16 @@ def test_reprs_carry_no_key_material() -> None:
     inspector = Inspector(keys)
     for text in (repr(keys), repr(list(inspector.data_keys())), repr(Secret(b"\xab" * 16))):
         assert "abab" not in text and "cdcdcd" not in text.lower() and "\\xab" not in text
+
+
+def test_v4_client_profiles_validate_at_the_recording_time() -> None:
+    data = json.loads((SPEC_VECTORS / "otr4j-v4-transcripts.json").read_text())
+    t1 = next(t for t in data["transcripts"] if t["id"] == "T1")
+    wires = [s["wire"] for s in t1["steps"] if s["kind"] == "deliver"][:3]
+    for now, expected in ((t1["now_unix"], "valid"), (t1["now_unix"] + 30 * 86400, "rejected")):
+        reports = inspect_transcript(wires, now=now)
+        profiles = [r.fields["client_profile"] for r in reports if "client_profile" in r.fields]
+        assert len(profiles) == 2  # Identity and Auth-R
+        assert all(p["validation"].startswith(expected) for p in profiles), profiles
+    (unvalidated, *_) = [r for r in inspect_transcript(wires) if "client_profile" in r.fields]
+    assert "validation" not in unvalidated.fields["client_profile"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per message")
     parser.add_argument("--show-secrets", action="store_true", help="print key material")
     parser.add_argument("--full", action="store_true", help="do not shorten long values")
+    parser.add_argument(
+        "--now",
+        metavar="UNIX",
+        help="validate OTRv4 Client Profiles at this time (Unix seconds, or 'now')",
+    )
     add_key_arguments(parser)
 
 
@@ -110,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         keys = keyring_from_args(args)
         lines = read_lines(args)
+        now = None if args.now is None else time.time() if args.now == "now" else float(args.now)
     except (OSError, ValueError, KeyError, argparse.ArgumentTypeError) as exc:
         print(f"otr inspect: {exc}", file=sys.stderr)
         return 2
-    for report in inspect_transcript(lines, keys):
+    for report in inspect_transcript(lines, keys, now):
         if args.json:
             print(json.dumps(report_to_json(report, args.show_secrets), ensure_ascii=False))
         else:

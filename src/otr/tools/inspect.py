@@ -151,8 +151,12 @@ class DataKey:
 class Inspector:
     """Decodes a transcript text by text (see the module docstring)."""
 
-    def __init__(self, keys: KeyRing | None = None) -> None:
+    def __init__(self, keys: KeyRing | None = None, now: float | None = None) -> None:
+        """``now`` (Unix seconds): when given, the OTRv4 Client Profiles seen are validated
+        at that time (otr-v4.md "Validating a Client Profile"); a transcript's profiles are
+        only valid around the time it was recorded."""
         self.keys = keys or KeyRing()
+        self.now = now
         self._count = 0
         self._reassemblers: OrderedDict[tuple[int, int], Reassembler] = OrderedDict()
         self._v4_reassembler = V4Reassembler()
@@ -455,8 +459,7 @@ class Inspector:
 
     # -- OTRv4 DAKE (otr-v4.md "Interactive DAKE")
 
-    @staticmethod
-    def _v4_dake_message(msg: wire4.DakeMessage, index: int) -> Report:
+    def _v4_dake_message(self, msg: wire4.DakeMessage, index: int) -> Report:
         if isinstance(msg, wire4.IdentityMessage):
             mtype, title = wire4.MSG_IDENTITY, "v4 Identity Message"
         elif isinstance(msg, wire4.AuthRMessage):
@@ -471,12 +474,12 @@ class Inspector:
         }
         report = Report(index, MessageKind.ENCODED.value, title, fields, version=4)
         report.message_type = mtype
+        if not isinstance(msg, wire4.AuthIMessage):
+            fields["client_profile"] = self._describe_profile(msg.profile, msg.sender_tag)
         if isinstance(msg, wire4.IdentityMessage):
-            fields["client_profile"] = _describe_profile(msg.profile)
             fields["y"] = msg.y.encode()
             fields["b"] = Mpi(msg.b)
         elif isinstance(msg, wire4.AuthRMessage):
-            fields["client_profile"] = _describe_profile(msg.profile)
             fields["x"] = msg.x.encode()
             fields["a"] = Mpi(msg.a)
             fields["sigma"] = msg.sigma.encode()
@@ -488,6 +491,29 @@ class Inspector:
         if "sigma" in fields:
             report.notes.append("the ring signature is not checked (it needs both profiles)")
         return report
+
+    def _describe_profile(self, profile: ClientProfile, sender_tag: int) -> dict[str, Value]:
+        """otr-v4.md "Client Profile": its fields, and with ``now`` whether it validates
+        for the message's sender."""
+        out: dict[str, Value] = {
+            "instance_tag": profile.instance_tag,
+            "public_key": profile.public_key.encode(),
+            "forging_key": profile.forging_key.encode(),
+            "versions": profile.versions.decode("ascii", errors="replace"),
+            "expiration": profile.expiration,
+            "dsa_public_key": profile.dsa_public_key is not None,
+            "transitional_signature": profile.transitional_signature is not None,
+            "fingerprint": v4_fingerprint(profile.public_key, profile.forging_key).hex(),
+            "encoded": profile.encode(),
+        }
+        if self.now is not None:
+            try:
+                profile.validate(self.now, sender_instance_tag=sender_tag)
+            except RemoteProtocolError as exc:
+                out["validation"] = f"rejected: {exc}"
+            else:
+                out["validation"] = "valid"
+        return out
 
     # -- OTRv4 Data Messages (otr-v4.md "Data Message")
 
@@ -581,21 +607,6 @@ def _authenticator(mk_mac: bytes, section: bytes) -> bytes:
     return kdf.kdf(kdf.USAGE_AUTHENTICATOR, (mk_mac, section), 64)
 
 
-def _describe_profile(profile: ClientProfile) -> dict[str, Value]:
-    """otr-v4.md "Client Profile": its fields, decoded (not validated: that needs a clock)."""
-    return {
-        "instance_tag": profile.instance_tag,
-        "public_key": profile.public_key.encode(),
-        "forging_key": profile.forging_key.encode(),
-        "versions": profile.versions.decode("ascii", errors="replace"),
-        "expiration": profile.expiration,
-        "dsa_public_key": profile.dsa_public_key is not None,
-        "transitional_signature": profile.transitional_signature is not None,
-        "fingerprint": v4_fingerprint(profile.public_key, profile.forging_key).hex(),
-        "encoded": profile.encode(),
-    }
-
-
 def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
     """The two directions' keys of the key pair whose shared secret is ``s``."""
     secbytes = encode_mpi(s)
@@ -605,8 +616,10 @@ def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
     yield DataKey(sha1(low), low, f"{label}, sent by the low end", extra)
 
 
-def inspect_transcript(lines: Iterable[str], keys: KeyRing | None = None) -> list[Report]:
+def inspect_transcript(
+    lines: Iterable[str], keys: KeyRing | None = None, now: float | None = None
+) -> list[Report]:
     """The report of every non-empty line of a transcript, in order (a line of only
     whitespace is a message: it may be a whitespace tag)."""
-    inspector = Inspector(keys)
+    inspector = Inspector(keys, now)
     return [inspector.inspect(line) for line in lines if line]
