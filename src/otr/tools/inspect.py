@@ -9,7 +9,8 @@ itself.
 
 The inspector is stateful over a transcript, as a receiver would be:
 
-* fragments are reassembled per sender instance (:class:`otr.wire.fragment.Reassembler`);
+* OTRv2/v3 fragments are reassembled per sender instance
+  (:class:`otr.wire.fragment.Reassembler`);
   the report of the completing fragment carries the whole message's report as ``inner``;
 * the D-H public keys seen (D-H Key, g^x revealed by a Reveal Signature Message, the next
   key of each Data Message) are remembered, so that a D-H *private* key given in the
@@ -19,9 +20,17 @@ The inspector is stateful over a transcript, as a receiver would be:
   is matched against the earlier messages it authenticates, which is what makes the
   transcript forgeable (see :mod:`otr.tools.forge`).
 
-Which key opens a Data Message is found by trying each candidate key's MAC (HMAC-SHA1,
-compared in constant time): no key-id bookkeeping can go wrong, and a transcript that is
-missing messages still decrypts.  Values that are key material are :class:`~otr.tools.report.Secret`
+OTRv4 (otr-v4.md) goes through :mod:`otr.wire.v4`: Identity, Auth-R and Auth-I messages
+with their Client Profiles (validated when the inspector is given ``now``; the ring
+signatures are not checked, they need the parties' account names), Data Messages opened
+with a given MKenc or chain key (:mod:`otr.v4.datacrypt`'s derivations, walking up to
+:data:`MAX_CHAIN_STEPS` messages down each chain), revealed MKmac values matched the same
+way as OTRv3's, and fragments reassembled per identifier in any order
+(:class:`otr.wire.fragment_v4.V4Reassembler`).
+
+Which key opens a Data Message is found by trying each candidate key's MAC (HMAC-SHA1, or
+the v4 authenticator, compared in constant time): no key-id bookkeeping can go wrong, and a
+transcript that is missing messages still decrypts.  Values that are key material are :class:`~otr.tools.report.Secret`
 and are redacted by :func:`~otr.tools.report.report_to_json` /
 :func:`~otr.tools.report.format_report` unless ``show_secrets`` (those, and
 :func:`~otr.tools.plaintext.describe_plaintext`, are re-exported here).
