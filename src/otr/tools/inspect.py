@@ -30,10 +30,11 @@ way as OTRv3's, and fragments reassembled per identifier in any order
 
 Which key opens a Data Message is found by trying each candidate key's MAC (HMAC-SHA1, or
 the v4 authenticator, compared in constant time): no key-id bookkeeping can go wrong, and a
-transcript that is missing messages still decrypts.  Values that are key material are :class:`~otr.tools.report.Secret`
-and are redacted by :func:`~otr.tools.report.report_to_json` /
-:func:`~otr.tools.report.format_report` unless ``show_secrets`` (those, and
-:func:`~otr.tools.plaintext.describe_plaintext`, are re-exported here).
+transcript that is missing messages still decrypts.  Values that are key material are
+:class:`~otr.tools.report.Secret` and are redacted by
+:func:`~otr.tools.report.report_to_json` / :func:`~otr.tools.report.format_report` unless
+``show_secrets`` (those, and :func:`~otr.tools.plaintext.describe_plaintext`, are
+re-exported here).
 
 Limits (a transcript is input from anywhere): at most :data:`MAX_PUBLIC_KEYS` public keys
 and :data:`MAX_DATA_MESSAGES` Data Messages are remembered (oldest first out), and at most
