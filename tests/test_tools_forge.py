@@ -160,6 +160,8 @@ def test_forged_transcript_is_accepted_and_consistent() -> None:
         forge_transcript(transcript, KeyRing(), {first: "x"})
     with pytest.raises(ValueError, match="no line"):
         forge_transcript(transcript, keys, {99: "x"})
+    with pytest.raises(ValueError, match="NUL"):
+        forge_transcript(transcript, keys, {first: "a\0b"})
 
 
 def test_revealed_mac_keys_let_anyone_forge() -> None:

@@ -217,7 +217,9 @@ def forge_transcript(
     :class:`~otr.tools.inspect.Inspector` finds for it from ``keys``.  Other lines are copied.
 
     Raises ValueError if a numbered line is not an unfragmented Data Message whose AES key can
-    be found."""
+    be found, or if a new text contains NUL."""
+    if any("\0" in text for text in replacements.values()):
+        raise ValueError("a message text cannot contain NUL (it starts the TLVs)")
     inspector = Inspector(keys)
     out: list[str] = []
     index = 0
