@@ -563,3 +563,27 @@ def test_v4_client_profiles_validate_at_the_recording_time() -> None:
         assert all(p["validation"].startswith(expected) for p in profiles), profiles
     (unvalidated, *_) = [r for r in inspect_transcript(wires) if "client_profile" in r.fields]
     assert "validation" not in unvalidated.fields["client_profile"]
+
+
+@pytest.mark.parametrize("version", [3, 2])
+@pytest.mark.parametrize("side", ["alice", "bob"])
+def test_long_conversation_decrypts_with_either_sides_secrets(version: int, side: str) -> None:
+    """Many key rotations (two messages one way, one back): every Data Message opens from one
+    side's D-H private keys; the key ids point at the pair (v3), or the bounded search among
+    recent keys finds it (v2, whose key ids do not say whose key is meant)."""
+    pair = make_pair((version,), seed=f"long{version}")
+    a, b = pair.alice, pair.bob
+    pair.pump(a, a.start(pair.now))
+    for i in range(25):
+        pair.pump(a, a.send(f"a{i}", pair.now))
+        pair.pump(a, a.send(f"a{i}+", pair.now))
+        pair.pump(b, b.send(f"b{i}", pair.now))
+    rng = pair.alice_rng if side == "alice" else pair.bob_rng
+    reports = [
+        _whole(r) for r in inspect_transcript(pair.wire, KeyRing(dh_secrets=tuple(rng.dh_secrets)))
+    ]
+    data = [r for r in reports if r.message_type == wire3.DATA]
+    assert len(data) > 75 and all("decrypted" in r.sections for r in data)
+    shown = [r.sections["decrypted"]["message"] for r in data]
+    delivered = [t for d in pair.log for t in received_texts(d.events)]
+    assert [t for t in shown if t] == delivered

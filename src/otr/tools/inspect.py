@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from ..crypto import kdf, modp
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
 from ..errors import RemoteProtocolError
-from ..v3.ake import AkeKeys, open_signed_part
+from ..v3.ake import AKE_KEYID, AkeKeys, open_signed_part
 from ..v3.datacrypt import PyDirectionKeys
 from ..v3.session import aes_keys, extra_symmetric_key
 from ..v4.datacrypt import mac_key, message_keys, open_with_message_key
@@ -95,6 +95,11 @@ MAX_REASSEMBLERS = 64
 """Most senders (version, sender instance) with a fragment buffer."""
 MAX_CHAIN_STEPS = 256
 """How many message keys past each given OTRv4 chain key are tried."""
+MAX_SEARCH_KEYS = 16
+"""When the key ids do not point at a known key pair (OTRv2 has no instance tags to tell
+whose keyid it is), the pairs among the this many most recent public keys seen are tried,
+each of ours (a D-H private key given) with each of the peer's, newest first: an exhaustive
+search would cost a modular exponentiation per pair."""
 
 FLAG_IGNORE_UNREADABLE = 0x01
 """Spec "Data Message": the only flag; the receiver need not report an unreadable message."""
@@ -171,6 +176,8 @@ class Inspector:
         self._reassemblers: OrderedDict[tuple[int, int], Reassembler] = OrderedDict()
         self._v4_reassembler = V4Reassembler()
         self._publics: OrderedDict[int, str] = OrderedDict()
+        self._keyed: OrderedDict[tuple[int, int], int] = OrderedDict()
+        """(owner's instance tag, keyid) -> D-H public key, as the messages announce them."""
         self._commits: dict[int, wire3.DHCommit] = {}
         self._dhkeys: dict[int, int] = {}
         self._ake: dict[tuple[int, int], tuple[AkeKeys, int, int]] = {}
@@ -195,9 +202,14 @@ class Inspector:
         self._count += 1
         return self._inspect(text, self._count)
 
-    def data_keys(self) -> Iterator[DataKey]:
-        """Every Data Message key candidate known so far (explicit keys, revealed MAC keys,
-        keys derived from shared secrets and from D-H private keys with the public keys seen)."""
+    def data_keys(
+        self, sender: tuple[int, int] | None = None, recipient: tuple[int, int] | None = None
+    ) -> Iterator[DataKey]:
+        """Every Data Message key candidate known so far: explicit keys, revealed MAC keys,
+        keys derived from shared secrets, then from a D-H private key with a public key seen.
+        ``sender`` / ``recipient`` are a message's (instance tag, keyid) pairs: the key
+        pair they name (spec "Key Management": the sender's keyid and the recipient's) is
+        tried first, then a bounded search (:data:`MAX_SEARCH_KEYS`)."""
         for n, aes in enumerate(self.keys.aes_keys, 1):
             yield DataKey(sha1(aes), aes, f"AES key #{n}")
         for n, mac in enumerate(self.keys.mac_keys, 1):
@@ -206,15 +218,28 @@ class Inspector:
             yield DataKey(mac, None, f"MAC key revealed in #{index}")
         for s, label in self._secrets:
             yield from _pair_keys(s, label)
-        for n, x in enumerate(self.keys.dh_secrets, 1):
-            for pub, seen in list(self._publics.items()):
-                if pub in self._our_publics:
-                    continue
-                shared = self._pair_secrets.get((n, pub))
-                if shared is None:
-                    shared = int(modp.powmod(pub, x))
-                    self._pair_secrets[(n, pub)] = shared
-                yield from _pair_keys(shared, f"D-H secret #{n} with the key from {seen}")
+        if not self.keys.dh_secrets:
+            return
+        a = self._keyed.get(sender) if sender is not None else None
+        b = self._keyed.get(recipient) if recipient is not None else None
+        if a is not None and b is not None:
+            for ours, theirs in ((a, b), (b, a)):
+                mine = self._our_publics.get(ours)
+                if mine is not None and theirs not in self._our_publics:
+                    yield from self._dh_pair(mine, theirs)
+        recent = list(self._publics)[: -MAX_SEARCH_KEYS - 1 : -1]
+        for n in [self._our_publics[p] for p in recent if p in self._our_publics]:
+            for pub in recent:
+                if pub not in self._our_publics:
+                    yield from self._dh_pair(n, pub)
+
+    def _dh_pair(self, n: int, pub: int) -> Iterator[DataKey]:
+        shared = self._pair_secrets.get((n, pub))
+        if shared is None:
+            shared = int(modp.powmod(pub, self.keys.dh_secrets[n - 1]))
+            self._pair_secrets[(n, pub)] = shared
+        seen = self._publics.get(pub, "an earlier message")
+        yield from _pair_keys(shared, f"D-H secret #{n} with the key from {seen}")
 
     # -- dispatch
 
@@ -319,7 +344,7 @@ class Inspector:
         elif isinstance(msg, wire3.DHKey):
             fields["gy"] = Mpi(msg.gy)
             self._dhkeys[sender] = msg.gy
-            self._remember_public(msg.gy, index, "D-H Key")
+            self._remember_public(msg.gy, index, "D-H Key", sender, AKE_KEYID)
         elif isinstance(msg, wire3.RevealSignature):
             fields["revealed_key"] = msg.revealed_key
             fields["encrypted_signature"] = msg.encrypted_signature
@@ -350,7 +375,7 @@ class Inspector:
         gx = r.get_mpi()
         r.finish()
         report.fields["gx (revealed)"] = Mpi(gx)
-        self._remember_public(gx, report.index, "D-H Commit")
+        self._remember_public(gx, report.index, "D-H Commit", sender, AKE_KEYID)
         gy = self._dhkeys.get(receiver)
         if gy is None:
             report.notes.append("no D-H Key Message seen: the AKE keys cannot be derived")
@@ -366,6 +391,7 @@ class Inspector:
                 section["keys_from"] = label
                 section["s"] = Secret(encode_mpi(s))
                 section["ssid"] = Secret(keys.ssid)
+                self._remember_public(gx, report.index, "D-H Commit", sender, section["keyid"])
                 report.sections["signed_part"] = section
                 return
         if self._secrets or self.keys.dh_secrets:
@@ -383,6 +409,7 @@ class Inspector:
             report.notes.append("the AKE's keys do not open the signed part")
         else:
             report.sections["signed_part"] = section
+            self._remember_public(gy, report.index, "D-H Key", sender, section["keyid"])
 
     def _ake_secrets(self, gx: int, gy: int) -> Iterator[tuple[int, str]]:
         yield from self._secrets
@@ -435,7 +462,11 @@ class Inspector:
         if len(msg.old_mac_keys) % wire3.MAC_LEN:
             report.notes.append("old MAC keys are not a whole number of 20-byte keys")
         auth_end = len(authenticated)
-        for key in self.data_keys():
+        header_tags = (fields.get("sender_instance_tag", 0), fields.get("receiver_instance_tag", 0))
+        keys = self.data_keys(
+            (header_tags[0], msg.sender_keyid), (header_tags[1], msg.recipient_keyid)
+        )
+        for key in keys:
             if not hmac.compare_digest(hmac.digest(key.mac, authenticated, "sha1"), msg.mac):
                 continue
             section: dict[str, Value] = {"keys_from": key.source, "mac_key": Secret(key.mac)}
@@ -465,7 +496,13 @@ class Inspector:
         self._data[report.index] = (authenticated, msg.mac)
         while len(self._data) > MAX_DATA_MESSAGES:
             self._data.popitem(last=False)
-        self._remember_public(msg.next_dh, report.index, "Data Message next D-H key")
+        self._remember_public(
+            msg.next_dh,
+            report.index,
+            "Data Message next D-H key",
+            report.fields.get("sender_instance_tag", 0),
+            msg.sender_keyid + 1,
+        )
 
     # -- OTRv4 DAKE (otr-v4.md "Interactive DAKE")
 
@@ -601,8 +638,19 @@ class Inspector:
             self._v4_data.popitem(last=False)
         return report
 
-    def _remember_public(self, pub: int, index: int, what: str) -> None:
-        if pub in self._publics or not 1 < pub < modp.P - 1:
+    def _remember_public(
+        self, pub: int, index: int, what: str, owner: int | None = None, keyid: int = 0
+    ) -> None:
+        """Remember a D-H public key seen in message ``index``, and as ``owner``'s key
+        ``keyid`` when the message says whose it is."""
+        if not 1 < pub < modp.P - 1:
+            return
+        if owner is not None:
+            self._keyed.pop((owner, keyid), None)
+            self._keyed[(owner, keyid)] = pub
+            while len(self._keyed) > MAX_PUBLIC_KEYS:
+                self._keyed.popitem(last=False)
+        if pub in self._publics:
             return
         self._publics[pub] = f"#{index} ({what})"
         while len(self._publics) > MAX_PUBLIC_KEYS:
