@@ -36,9 +36,11 @@ transcript that is missing messages still decrypts.  Values that are key materia
 ``show_secrets`` (those, and :func:`~otr.tools.plaintext.describe_plaintext`, are
 re-exported here).
 
-Limits (a transcript is input from anywhere): at most :data:`MAX_PUBLIC_KEYS` public keys
-and :data:`MAX_DATA_MESSAGES` Data Messages are remembered (oldest first out), and at most
-:data:`MAX_REASSEMBLERS` senders' fragment buffers are held.
+Limits (a transcript is input from anywhere; they also keep the work per message bounded):
+at most :data:`MAX_PUBLIC_KEYS` public keys, :data:`MAX_DATA_MESSAGES` Data Messages and
+:data:`MAX_REVEALED_KEYS` revealed MAC keys are remembered (oldest first out), at most
+:data:`MAX_REASSEMBLERS` senders' fragment buffers are held, and a key pair the key ids do
+not name is searched among :data:`MAX_SEARCH_KEYS` recent public keys only.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ __all__ = [
     "MAX_DATA_MESSAGES",
     "MAX_PUBLIC_KEYS",
     "MAX_REASSEMBLERS",
+    "MAX_REVEALED_KEYS",
+    "MAX_SEARCH_KEYS",
     "DataKey",
     "Inspector",
     "KeyRing",
@@ -89,8 +93,12 @@ __all__ = [
 
 MAX_PUBLIC_KEYS = 1024
 """Most D-H public keys the inspector remembers (oldest forgotten first)."""
-MAX_DATA_MESSAGES = 4096
-"""Most Data Messages remembered for matching revealed MAC keys."""
+MAX_DATA_MESSAGES = 32
+"""How many of the most recent Data Messages (per protocol version) a revealed MAC key is
+matched against (a key is revealed soon after its key pair retires)."""
+MAX_REVEALED_KEYS = 32
+"""How many of the most recently revealed MAC keys are tried on later messages (a message
+that verifies under one was made after the key was public: a replay or a forgery)."""
 MAX_REASSEMBLERS = 64
 """Most senders (version, sender instance) with a fragment buffer."""
 MAX_CHAIN_STEPS = 256
@@ -491,8 +499,8 @@ class Inspector:
                 if hmac.compare_digest(hmac.digest(mac, auth, "sha1"), their_mac):
                     report.notes.append(f"old MAC key {i + 1} authenticates message #{earlier}")
             self._revealed.append((bytes(mac), report.index))
-        if len(self._revealed) > MAX_PUBLIC_KEYS:
-            del self._revealed[: len(self._revealed) - MAX_PUBLIC_KEYS]
+        if len(self._revealed) > MAX_REVEALED_KEYS:
+            del self._revealed[: len(self._revealed) - MAX_REVEALED_KEYS]
         self._data[report.index] = (authenticated, msg.mac)
         while len(self._data) > MAX_DATA_MESSAGES:
             self._data.popitem(last=False)
@@ -631,8 +639,8 @@ class Inspector:
                 if hmac.compare_digest(_authenticator(mac, their_section), their_auth):
                     report.notes.append(f"revealed MAC {n} authenticates message #{earlier}")
             self._v4_revealed.append((bytes(mac), index))
-        if len(self._v4_revealed) > MAX_PUBLIC_KEYS:
-            del self._v4_revealed[: len(self._v4_revealed) - MAX_PUBLIC_KEYS]
+        if len(self._v4_revealed) > MAX_REVEALED_KEYS:
+            del self._v4_revealed[: len(self._v4_revealed) - MAX_REVEALED_KEYS]
         self._v4_data[index] = (section_bytes, msg.authenticator)
         while len(self._v4_data) > MAX_DATA_MESSAGES:
             self._v4_data.popitem(last=False)
