@@ -107,3 +107,27 @@ def test_now_validates_v4_profiles(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["inspect", "--now", "now", identity]) == 0
     assert "validation=" in capsys.readouterr().out  # expired by now, or valid: either way shown
     assert main(["inspect", "--now", "yesterday", identity]) == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"aes_keys": [5]}',
+        '["not", "an", "object"]',
+        '{"dh_secrets": "ab"}',
+        "{nope",
+        '{"aes_keys": ["zz"]}',
+    ],
+)
+def test_bad_keys_files(tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(content)
+    assert main(["inspect", "--keys-file", str(keys), "hi"]) == 2
+    assert capsys.readouterr().err.startswith("otr inspect: ")
+
+
+def test_unreadable_transcript(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.bin"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["inspect", "-f", str(path)]) == 2
+    assert main(["inspect", "-f", str(tmp_path / "missing")]) == 2

@@ -69,13 +69,22 @@ def keyring_from_args(args: argparse.Namespace) -> KeyRing:
     shared, dh = list(args.secret), list(args.dh_secret)
     mk_enc, chain = list(args.mk_enc), list(args.chain_key)
     if args.keys_file is not None:
-        data: dict[str, Any] = json.loads(args.keys_file.read_text())
-        aes += [parse_hex(v) for v in data.get("aes_keys", [])]
-        mac += [parse_hex(v) for v in data.get("mac_keys", [])]
-        shared += [_hex_int(v) for v in data.get("shared_secrets", [])]
-        dh += [_hex_int(v) for v in data.get("dh_secrets", [])]
-        mk_enc += [parse_hex(v) for v in data.get("mk_enc", [])]
-        chain += [parse_hex(v) for v in data.get("chain_keys", [])]
+        data: Any = json.loads(args.keys_file.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("the keys file must hold a JSON object")
+
+        def hex_list(name: str) -> list[str]:
+            values = data.get(name, [])
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ValueError(f"{name} must be a list of hex strings")
+            return values
+
+        aes += [parse_hex(v) for v in hex_list("aes_keys")]
+        mac += [parse_hex(v) for v in hex_list("mac_keys")]
+        shared += [_hex_int(v) for v in hex_list("shared_secrets")]
+        dh += [_hex_int(v) for v in hex_list("dh_secrets")]
+        mk_enc += [parse_hex(v) for v in hex_list("mk_enc")]
+        chain += [parse_hex(v) for v in hex_list("chain_keys")]
     return KeyRing(tuple(aes), tuple(mac), tuple(shared), tuple(dh), tuple(mk_enc), tuple(chain))
 
 
