@@ -96,3 +96,21 @@ def test_transcript_jsonl(
     out = _run(capsys, *argv, "--replace", "1=line\nbreak")
     forged = json.loads(out)
     assert received_texts(pair.bob.receive(forged)) == ["line\nbreak"]  # type: ignore[attr-defined]
+
+
+def test_v4_read_modify_replace(capsys: pytest.CaptureFixture[str]) -> None:
+    """OTRv4: T1's first Data Message with the MKenc / MKmac otr4j recorded."""
+    data = json.loads((SPEC_VECTORS / "otr4j-v4-transcripts.json").read_text())
+    t1 = next(t for t in data["transcripts"] if t["id"] == "T1")
+    step = next(s for s in t1["steps"] if s["kind"] == "deliver" and "mk_enc" in s.get("keys", {}))
+    wire, mk_enc, mk_mac = step["wire"], step["keys"]["mk_enc"], step["keys"]["mk_mac"]
+    text = step["keys"]["decoded"]["text"]
+    out = json.loads(_run(capsys, "read", "--json", mk_enc, wire))
+    assert out["mac_ok"] and out["message"] == text
+    at = str(text.index("alice"))
+    modified = _run(capsys, "modify", mk_mac, "alice", "mallo", at, wire)
+    out = json.loads(_run(capsys, "read", "--json", mk_enc, modified))
+    assert out["mac_ok"] and out["message"] == text.replace("alice", "mallo")
+    replaced = _run(capsys, "replace", mk_enc, "new words", wire)
+    out = json.loads(_run(capsys, "read", "--json", mk_enc, replaced))
+    assert out["mac_ok"] and out["message"] == "new words"

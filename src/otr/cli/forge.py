@@ -7,6 +7,8 @@
 * ``otr forge replace AES_KEY NEW_TEXT [MESSAGE]``: the message with a new plaintext;
 * ``otr forge modify MAC_KEY OLD NEW OFFSET [MESSAGE]``: change known plaintext without the
   AES key, re-MAC with MAC_KEY (a revealed one will do);
+  (``read``, ``replace`` and ``modify`` also take OTRv4 Data Messages, with MKenc for the
+  AES key and MKmac for the MAC key: :mod:`otr.tools.forge_v4`);
 * ``otr forge remac MAC_KEY [MESSAGE] [--flags N ...]``: change fields, re-MAC;
 * ``otr forge transcript [--file F] --replace N=TEXT ... (keys)``: rewrite a transcript.
 
@@ -21,8 +23,11 @@ import json
 import sys
 
 from ..errors import RemoteProtocolError
-from ..tools import forge
+from ..tools import forge, forge_v4
+from ..tools.plaintext import describe_plaintext
 from ..tools.report import plain_value
+from ..wire import envelope
+from ..wire.v4.data import encode_plaintext
 from .inspect import add_key_arguments, keyring_from_args, parse_hex, read_lines
 
 __all__ = ["add_arguments", "run"]
@@ -51,16 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("mackey", help="the MAC key of an AES key")
     p.add_argument("aes_key", type=parse_hex, metavar="AES_KEY")
+    key_help = "the AES key (OTRv3) or MKenc (OTRv4)"
     p = sub.add_parser("read", help="decrypt a Data Message")
-    p.add_argument("aes_key", type=parse_hex, metavar="AES_KEY")
+    p.add_argument("aes_key", type=parse_hex, metavar="KEY", help=key_help)
     p.add_argument("message", nargs="?", metavar="MESSAGE")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("replace", help="the Data Message with a new plaintext")
-    p.add_argument("aes_key", type=parse_hex, metavar="AES_KEY")
+    p.add_argument("aes_key", type=parse_hex, metavar="KEY", help=key_help)
     p.add_argument("new_text", metavar="NEW_TEXT")
     p.add_argument("message", nargs="?", metavar="MESSAGE")
     p = sub.add_parser("modify", help="change known plaintext at an offset, re-MAC")
-    p.add_argument("mac_key", type=parse_hex, metavar="MAC_KEY")
+    p.add_argument(
+        "mac_key", type=parse_hex, metavar="MAC_KEY", help="the MAC key (OTRv3) or MKmac (OTRv4)"
+    )
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("offset", type=int, metavar="OFFSET")
@@ -110,18 +118,28 @@ def _sesskeys(args: argparse.Namespace) -> None:
             print(f"{name}: {value}")
 
 
+def _is_v4(text: str) -> bool:
+    """Whether ``text`` is an OTRv4 encoded message (then the keys are MKenc / MKmac)."""
+    return envelope.decode_otr_message(text)[:2] == b"\x00\x04"
+
+
 def _read(args: argparse.Namespace) -> int:
-    result = forge.read_data_message(_message(args), args.aes_key)
-    described = result.describe()
+    text = _message(args)
+    if _is_v4(text):
+        plaintext, mac_ok = forge_v4.read_data_message_v4(text, args.aes_key)
+        described = describe_plaintext(plaintext, 4)
+    else:
+        result = forge.read_data_message(text, args.aes_key)
+        plaintext, mac_ok, described = result.plaintext, result.mac_ok, result.describe()
     if args.json:
-        out = {"mac_ok": result.mac_ok, "plaintext": result.plaintext.hex(), **described}
+        out = {"mac_ok": mac_ok, "plaintext": plaintext.hex(), **described}
         print(json.dumps(plain_value(out, True), ensure_ascii=False))
     else:
-        print(f"MAC: {'verifies' if result.mac_ok else 'DOES NOT VERIFY'}")
+        print(f"MAC: {'verifies' if mac_ok else 'DOES NOT VERIFY'}")
         print(f"message: {described['message']!r}")
         for t in described["tlvs"]:
             print(f"tlv: type {t['type']} ({t['name']}), {t['length']} bytes")
-    return 0 if result.mac_ok else 1
+    return 0 if mac_ok else 1
 
 
 def _forge(args: argparse.Namespace) -> int:
@@ -133,13 +151,16 @@ def _forge(args: argparse.Namespace) -> int:
     elif command == "read":
         return _read(args)
     elif command == "replace":
-        print(forge.replace_plaintext(_message(args), args.aes_key, args.new_text.encode()))
+        text = _message(args)
+        if _is_v4(text):
+            new = encode_plaintext(args.new_text)
+            print(forge_v4.replace_plaintext_v4(text, args.aes_key, new))
+        else:
+            print(forge.replace_plaintext(text, args.aes_key, args.new_text.encode()))
     elif command == "modify":
-        print(
-            forge.modify_data_message(
-                _message(args), args.mac_key, args.old.encode(), args.new.encode(), args.offset
-            )
-        )
+        text = _message(args)
+        modify = forge_v4.modify_data_message_v4 if _is_v4(text) else forge.modify_data_message
+        print(modify(text, args.mac_key, args.old.encode(), args.new.encode(), args.offset))
     elif command == "remac":
         names = (
             "flags",

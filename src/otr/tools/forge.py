@@ -44,6 +44,7 @@ from ..wire import v3 as wire3
 from ..wire.buffer import encode_mpi
 from .inspect import Inspector, KeyRing
 from .plaintext import describe_plaintext
+from .stream import xor_at
 
 __all__ = [
     "ReadResult",
@@ -173,17 +174,10 @@ def modify_data_message(text: str, mac: bytes, old: bytes, new: bytes, offset: i
 
     The MAC of the input is not checked (the point is to forge); ``old`` must be what the
     plaintext holds there for the result to read ``new``."""
-    if len(old) != len(new):
-        raise ValueError("old and new text must have the same length")
     decoded = _decode_data(text)
     msg = decoded.message
     assert isinstance(msg, wire3.DataMessage)
-    if offset < 0 or offset + len(old) > len(msg.encrypted):
-        raise ValueError("the change runs outside the encrypted message")
-    enc = bytearray(msg.encrypted)
-    for i, (a, b) in enumerate(zip(old, new, strict=True)):
-        enc[offset + i] ^= a ^ b
-    forged = msg._replace(encrypted=bytes(enc))
+    forged = msg._replace(encrypted=xor_at(msg.encrypted, old, new, offset))
     return _encode(decoded, forged._replace(mac=_mac(mac, decoded, forged)))
 
 

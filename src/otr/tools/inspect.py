@@ -51,7 +51,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..crypto import kdf, modp
+from ..crypto import modp
 from ..crypto.primitives import aes128_ctr, consttime_equal, sha1, sha256
 from ..errors import RemoteProtocolError
 from ..v3.ake import AKE_KEYID, AkeKeys, open_signed_part
@@ -68,6 +68,7 @@ from ..wire.fragment import Reassembler, parse_fragment
 from ..wire.fragment_v4 import V4Reassembler
 from ..wire.v4 import dake as wire4
 from ..wire.v4.data import MESSAGE_TYPE_DATA, DataMessage4
+from .forge_v4 import authenticator
 from .plaintext import describe_plaintext
 from .report import Mpi, Report, Secret, Value, format_report, plain_value, report_to_json
 
@@ -625,7 +626,7 @@ class Inspector:
                 break
         else:
             for mac, revealed_in in self._v4_revealed:
-                if hmac.compare_digest(_authenticator(mac, section_bytes), msg.authenticator):
+                if hmac.compare_digest(authenticator(mac, section_bytes), msg.authenticator):
                     section = {
                         "keys_from": f"MKmac revealed in #{revealed_in}",
                         "mk_mac": Secret(mac),
@@ -636,7 +637,7 @@ class Inspector:
             report.sections["decrypted"] = section
         for n, mac in enumerate(fields["revealed_macs"], 1):
             for earlier, (their_section, their_auth) in self._v4_data.items():
-                if hmac.compare_digest(_authenticator(mac, their_section), their_auth):
+                if hmac.compare_digest(authenticator(mac, their_section), their_auth):
                     report.notes.append(f"revealed MAC {n} authenticates message #{earlier}")
             self._v4_revealed.append((bytes(mac), index))
         if len(self._v4_revealed) > MAX_REVEALED_KEYS:
@@ -665,12 +666,6 @@ class Inspector:
             old, _ = self._publics.popitem(last=False)
             for n in range(1, len(self.keys.dh_secrets) + 1):
                 self._pair_secrets.pop((n, old), None)
-
-
-def _authenticator(mk_mac: bytes, section: bytes) -> bytes:
-    """otr-v4.md "When you receive a Data Message": KDF(usage_authenticator || MKmac ||
-    section, 64) (ERRATA B.12: the section raw), for MKmac values revealed on the wire."""
-    return kdf.kdf(kdf.USAGE_AUTHENTICATOR, (mk_mac, section), 64)
 
 
 def _pair_keys(s: int, label: str) -> Iterator[DataKey]:
