@@ -8,6 +8,7 @@ the public API; submodules are importable for the codecs and primitives.
 from __future__ import annotations
 
 from . import events
+from ._version import __version__
 from .conversation import Conversation, TrustStore
 from .crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
 from .errors import (
@@ -95,7 +96,7 @@ __all__ = [
     "UnencryptedReceived",
     "VersionProtocol",
     "Warning",
+    "__version__",
     "events",
     "generate_dsa_key",
 ]
-__version__ = "0.1.0"

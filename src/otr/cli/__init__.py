@@ -1,10 +1,13 @@
-"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``."""
+"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``,
+``otr inspect``, ``otr forge ...``; ``otr --version``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from .. import __version__
 
 __all__ = ["main"]
 
@@ -13,11 +16,14 @@ _COMMANDS = {
     "demo": ("demo", "two local parties run the AKE and exchange messages"),
     "keys": ("keys", "manage long-term keys, fingerprints and trust (libotr's files)"),
     "interop-peer": ("interop_peer", "speak the JSON-lines interop protocol on stdio"),
+    "inspect": ("inspect", "decode OTR wire text or a transcript, decrypt it with keys"),
+    "forge": ("forge", "deniability: session keys, read, modify and re-MAC Data Messages"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="otr", description="Off-the-Record messaging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name, (modname, help_text) in _COMMANDS.items():

@@ -36,6 +36,7 @@ __all__ = [
     "AuthState",
     "DHKeyPair",
     "generate_dh_keypair",
+    "open_signed_part",
 ]
 
 Rng = Callable[[int], bytes]
@@ -245,7 +246,7 @@ class Ake:
         assert self._our_dh is not None
         gy = int(self._our_dh.gx)
         keys = AkeKeys.from_secret(modp.powmod(gx, self._our_dh.x))
-        their_pub, their_keyid = self._verify_signed_part(
+        their_pub, their_keyid = open_signed_part(
             msg.encrypted_signature, msg.mac, gx, gy, keys.m1, keys.c, keys.m2
         )
         enc_sig, mac = self._signed_part(gy, gx, keys.m1_prime, keys.c_prime, keys.m2_prime)
@@ -270,7 +271,7 @@ class Ake:
         assert keys is not None and self._our_dh is not None
         gx = int(self._our_dh.gx)
         gy = self._their_gy
-        their_pub, their_keyid = self._verify_signed_part(
+        their_pub, their_keyid = open_signed_part(
             msg.encrypted_signature, msg.mac, gy, gx, keys.m1_prime, keys.c_prime, keys.m2_prime
         )
         result = AkeResult(
@@ -299,28 +300,6 @@ class Ake:
         m = hmac_sha256(m1, encode_mpi(ours) + encode_mpi(theirs) + pub + keyid)
         enc = aes128_ctr(c, pub + keyid + self.key.sign(m, self.rng))
         return enc, hmac_sha256_160(m2, encode_data(enc))
-
-    @staticmethod
-    def _verify_signed_part(
-        enc: bytes, mac: bytes, theirs: int, ours: int, m1: bytes, c: bytes, m2: bytes
-    ) -> tuple[DSAPublicKey, int]:
-        if not consttime_equal(hmac_sha256_160(m2, encode_data(enc)), mac):
-            raise AuthenticationFailed("AKE MAC does not verify")
-        x = aes128_ctr(c, enc)
-        r = Reader(x)
-        start = r.position
-        pub = decode_pubkey(r)
-        keyid = r.get_int()
-        signed_upto = r.position
-        qlen = (pub.q.bit_length() + 7) // 8
-        sig = r.get_raw(2 * qlen)
-        r.finish()
-        if keyid == 0:
-            raise DecodeError("keyid must be greater than 0")
-        m = hmac_sha256(m1, encode_mpi(theirs) + encode_mpi(ours) + x[start:signed_upto])
-        if not pub.verify(m, sig):
-            raise AuthenticationFailed("AKE signature does not verify")
-        return pub, keyid
 
     def _reset(self) -> None:
         """Back to AUTHSTATE_NONE, forgetting the exchange's secrets."""
@@ -353,3 +332,30 @@ TRANSITIONS: dict[tuple[type, AuthState], Callable[[Ake, int, Any], AkeStep]] = 
 }
 """The authstate machine as data: (received message type, authstate) -> handler.
 A pair that is not here is a message the spec says to ignore in that state."""
+
+
+def open_signed_part(
+    enc: bytes, mac: bytes, theirs: int, ours: int, m1: bytes, c: bytes, m2: bytes
+) -> tuple[DSAPublicKey, int]:
+    """Check and open the signed part of a Reveal Signature or Signature Message (spec
+    "Receiving a Reveal Signature Message" steps 2-4): MAC_{m2}(DATA(enc)), then X = AES_c(enc)
+    = pub || keyid || sig(M) with M = MAC_{m1}(theirs || ours || pub || keyid), ``theirs``
+    being the sender's D-H public key.  Returns (pub, keyid); raises
+    :class:`~otr.errors.AuthenticationFailed` or :class:`~otr.errors.DecodeError`."""
+    if not consttime_equal(hmac_sha256_160(m2, encode_data(enc)), mac):
+        raise AuthenticationFailed("AKE MAC does not verify")
+    x = aes128_ctr(c, enc)
+    r = Reader(x)
+    start = r.position
+    pub = decode_pubkey(r)
+    keyid = r.get_int()
+    signed_upto = r.position
+    qlen = (pub.q.bit_length() + 7) // 8
+    sig = r.get_raw(2 * qlen)
+    r.finish()
+    if keyid == 0:
+        raise DecodeError("keyid must be greater than 0")
+    m = hmac_sha256(m1, encode_mpi(theirs) + encode_mpi(ours) + x[start:signed_upto])
+    if not pub.verify(m, sig):
+        raise AuthenticationFailed("AKE signature does not verify")
+    return pub, keyid

@@ -24,12 +24,24 @@ from ..wire.v3 import DataMessage, data_next_dh, encode_data_authenticated, spli
 from .ake import AkeResult, DHKeyPair, generate_dh_keypair
 from .datacrypt import DirectionKeys
 
-__all__ = ["DataSession", "Decrypted", "SessionKeys"]
+__all__ = ["DataSession", "Decrypted", "SessionKeys", "aes_keys", "extra_symmetric_key"]
 
 Rng = Callable[[int], bytes]
 
 MAX_REVEAL_BYTES = 20 * 64
 """Bound on MAC keys waiting to be revealed (they are sent with the next message)."""
+
+
+def aes_keys(secbytes: bytes) -> tuple[bytes, bytes]:
+    """Spec "Computing AES keys, MAC keys": from ``secbytes`` = MPI(g^xy), the AES key the
+    "high" end sends with (h1(0x01), first 16 bytes) and the one the "low" end sends with
+    (h1(0x02)).  Each direction's MAC key is SHA-1 of its AES key."""
+    return sha1(b"\x01" + secbytes)[:16], sha1(b"\x02" + secbytes)[:16]
+
+
+def extra_symmetric_key(secbytes: bytes) -> bytes:
+    """Spec "Extra symmetric key": h2(0xff) = SHA-256(0xff || MPI(g^xy))."""
+    return sha256(b"\xff" + secbytes)
 
 
 class SessionKeys:
@@ -50,18 +62,16 @@ class SessionKeys:
 
     def __init__(self, our: DHKeyPair, their_pub: Any) -> None:
         secbytes = encode_mpi(int(modp.powmod(their_pub, our.x)))
+        high_key, low_key = aes_keys(secbytes)
         # "High" end: our public key numerically greater than theirs (ERRATA A4).
-        if our.gx > their_pub:
-            sendbyte, rcvbyte = b"\x01", b"\x02"
-        else:
-            sendbyte, rcvbyte = b"\x02", b"\x01"
-        self.send_key = send_key = sha1(sendbyte + secbytes)[:16]
-        self.rcv_key = rcv_key = sha1(rcvbyte + secbytes)[:16]
+        send_key, rcv_key = (high_key, low_key) if our.gx > their_pub else (low_key, high_key)
+        self.send_key = send_key
+        self.rcv_key = rcv_key
         self.send_mac = sha1(send_key)
         self.rcv_mac = sha1(rcv_key)
         self.send = DirectionKeys(send_key, self.send_mac)
         self.rcv = DirectionKeys(rcv_key, self.rcv_mac)
-        self.extra_key = sha256(b"\xff" + secbytes)
+        self.extra_key = extra_symmetric_key(secbytes)
         self.send_ctr = 0
         self.rcv_ctr = 0
         self.rcv_mac_used = False
