@@ -274,3 +274,19 @@ def test_smp_through_the_manager_updates_trust_file(tmp_path: Path) -> None:
     reloaded = identity(tmp_path, ALICE)
     fp = net.m[ALICE].conversation(BOB).their_fingerprint
     assert reloaded.trust.get_trust(ALICE, "xmpp", BOB, fp) is ev.Trust.VERIFIED
+
+
+def test_peer_going_offline_ends_use_of_its_session(tmp_path: Path) -> None:
+    net = pair(tmp_path)
+    secure(net)
+    a = net.m[ALICE]
+    a.set_presence(BOB, False, 1.0)
+    h, out = a.send(BOB, "after you left", 2.0)
+    net.feed(ALICE, out)
+    assert h.state is SendState.PENDING and net.wire == []
+    restart_bob(net, tmp_path)
+    net.feed(ALICE, a.set_presence(BOB, True, 3.0))
+    net.run(3.0)
+    assert h.state is SendState.SENT and h.encrypted
+    assert net.texts(BOB) == ["after you left"]
+    assert net.events(BOB, MessageLost) == []

@@ -20,7 +20,9 @@ OPPORTUNISTIC towards a peer never seen using OTR) it goes out as plaintext with
 the whitespace tag, and the handle says ``encrypted=False``.  Held messages are
 released, encrypted, in order, as soon as the session is secured, bound to the
 instance that answered; while the peer is offline (:meth:`set_presence`) they
-wait without an AKE, and their timeout starts when it comes online.
+wait without an AKE, and their timeout starts when it comes online; a peer that
+went offline took its session with it, so messages typed after that wait for a
+new AKE when it is back instead of going out on the dead session.
 
 **Stale sessions recover** (the peer restarted or lost its session): the peer
 cannot read our data messages and answers each with an OTR Error message (our
@@ -342,6 +344,10 @@ class SessionManager:
         elif not online:
             for h in p.pending:
                 h.expires = float("inf")
+            if p.conv.is_encrypted:
+                # A client that went away took its session keys with it: nothing
+                # more on this session; a new AKE when the peer is back.
+                p.recovering = True
         return out
 
     # --------------------------------------------------------- network side
