@@ -259,7 +259,7 @@ class XmppOtr:
         try:
             # The server handles a stream's stanzas in order: once it answers, it
             # has our presence, and messages to our bare JID reach this resource.
-            await xmpp.plugin["xep_0199"].ping(jid=xmpp.boundjid.domain, timeout=10)
+            await xmpp.plugin["xep_0199"].ping(jid=slixmpp.JID(xmpp.boundjid.domain), timeout=10)
         except Exception as exc:
             log.info("no answer to a ping: %s", type(exc).__name__)
         if self._ready is not None and not self._ready.done():
