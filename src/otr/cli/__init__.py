@@ -1,4 +1,4 @@
-"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``."""
+"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``, ``otr chat``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ _COMMANDS = {
     "demo": ("demo", "two local parties run the AKE and exchange messages"),
     "keys": ("keys", "manage long-term keys, fingerprints and trust (libotr's files)"),
     "interop-peer": ("interop_peer", "speak the JSON-lines interop protocol on stdio"),
+    "chat": ("chat", "a terminal OTR chat over XMPP"),
 }
 
 
