@@ -115,18 +115,10 @@ def test_two_chats_in_tmux(prosody: Any, tmp_path: Path, tmux: Tmux) -> None:
     for user in ("alice", "bob"):
         (tmp_path / f"{user}.pw").write_text(user[::-1] + "\n")
     alice, bob = prosody.jid("alice"), prosody.jid("bob")
-    tmux.start(
-        "a",
-        chat_command(
-            prosody, "alice", tmp_path / "ka", "--password-file", str(tmp_path / "alice.pw")
-        )
-        + ["--peer", bob],
-    )
-    tmux.start(
-        "b",
-        chat_command(prosody, "bob", tmp_path / "kb", "--password-file", str(tmp_path / "bob.pw"))
-        + ["--peer", alice],
-    )
+    for name, user, peer in (("a", "alice", bob), ("b", "bob", alice)):
+        pw = str(tmp_path / f"{user}.pw")
+        keys = tmp_path / f"k{name}"
+        tmux.start(name, chat_command(prosody, user, keys, "--password-file", pw, "--peer", peer))
     tmux.wait("a", "connected as")
     tmux.wait("b", "connected as")
     # The trust state of the conversation is always visible in the toolbar.
