@@ -8,7 +8,9 @@
 Everything lives under the given folder: the config, data_path, pidfile and
 logs (``prosody.log``; :meth:`Prosody.log_text` for failure reports).  Ports are
 free ones chosen here; s2s and HTTP are off; there is no ``limits`` module (the
-stock config caps c2s at 10 kB/s); c2s accepts plaintext authentication without
+stock config caps c2s at 10 kB/s); Nagle's algorithm is off (``network_settings``:
+with it, a message that follows one the client did not answer waits for the
+client's delayed ACK, ~40 ms); c2s accepts plaintext authentication without
 TLS (test use only).  ``components`` are optional XEP-0114 external components
 (JID -> secret).  As root, Prosody would refuse to run and hang with its ports
 bound, so the config says ``run_as_root = true``.  Accounts are registered with
@@ -89,6 +91,9 @@ def _config(folder: Path, c2s: int, comp: int, components: dict[str, str]) -> st
         "http_ports = { }",
         "https_ports = { }",
         f"log = {{ debug = {_lua(str(folder / 'prosody.log'))} }}",
+        # Nagle's algorithm on the server's side meets the client's delayed ACK:
+        # a message after one the client did not answer waits ~40 ms.
+        "network_settings = { nagle = false }",
         'authentication = "internal_plain"',
         "c2s_require_encryption = false",
         "allow_unencrypted_plain_auth = true",
