@@ -125,9 +125,9 @@ class OtrClient:
         e = r.event
         if isinstance(e, ev.SessionSecured) and not self.secured.done():
             self.secured.set_result(None)
-        if isinstance(e, ev.MessageReceived) and self.waiter is not None:
-            if not self.waiter.done():
-                self.waiter.set_result(time.perf_counter())
+        waiter = self.waiter
+        if isinstance(e, ev.MessageReceived) and waiter is not None and not waiter.done():
+            waiter.set_result(time.perf_counter())
 
     def send(self, to: str) -> None:
         self.x.send(to, MESSAGE)
