@@ -15,7 +15,7 @@ import pytest
 
 from otr import events as ev
 from otr.account import Identity, MessageLost, Routed, SendState, SessionManager
-from otr.adapters.xmpp import EME_NS, XmppConnectError, XmppOtr, instance_tags
+from otr.adapters.xmpp import EME_NS, CarbonCopy, XmppConnectError, XmppOtr, instance_tags
 from otr.wire.fragment import fragment_message
 from v3_util import dsa_key
 
@@ -226,3 +226,48 @@ async def test_wrong_password_and_unreachable_server(prosody: Any, tmp_path: Pat
     with pytest.raises(XmppConnectError) as info:
         await plain.connect(timeout=10)
     assert info.value.kind == "tls"
+
+
+async def test_carbons_of_otr_messages_are_never_shown(prosody: Any, tmp_path: Path) -> None:
+    """Bob's device "one" runs our client; a plain client sends to Bob's other
+    device "two", so Prosody copies both messages to "one" as carbons."""
+    import slixmpp
+
+    b = Client(prosody, "bob", tmp_path / "b", "one")
+    await connected(b)
+
+    def plain(jid: str, password: str) -> Any:
+        x = slixmpp.ClientXMPP(jid, password)
+        x.enable_starttls = x.enable_direct_tls = False
+        x.enable_plaintext = True
+        x.plugin["feature_mechanisms"].unencrypted_scram = True
+        return x
+
+    async def login(x: Any) -> None:
+        ready = asyncio.get_running_loop().create_future()
+        x.add_event_handler("session_start", lambda _e: ready.set_result(None))
+        x.connect("127.0.0.1", prosody.c2s_port)
+        await asyncio.wait_for(ready, 10)
+        x.send_presence()
+        await x.plugin["xep_0199"].ping(jid=slixmpp.JID(prosody.host), timeout=10)
+
+    two = plain(f"{b.jid}/two", "bob")
+    two.register_plugin("xep_0199")
+    sender = plain(prosody.jid("carol") + "/raw", "lorac")
+    sender.register_plugin("xep_0199")
+    await login(two)
+    await login(sender)
+    try:
+        header = struct.pack(">HBII", 3, 0x03, 0x1234, 0x5678) + b"\0" * 40
+        otr_text = "?OTR:" + base64.b64encode(header).decode() + "."
+        for body in (otr_text, "plain words"):
+            sender.make_message(mto=f"{b.jid}/two", mbody=body, mtype="chat").send()
+        await b.until(lambda: bool(b.of(CarbonCopy)))
+        await asyncio.sleep(0.1)
+        assert b.of(CarbonCopy) == [CarbonCopy("plain words", sent=False)]
+        assert b.x.carbons_dropped == 1
+        assert b.texts() == [] and not b.of(ev.MessageUnreadable)
+    finally:
+        two.disconnect()
+        sender.disconnect()
+        await close(b)
