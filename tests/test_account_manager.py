@@ -290,3 +290,23 @@ def test_peer_going_offline_ends_use_of_its_session(tmp_path: Path) -> None:
     assert h.state is SendState.SENT and h.encrypted
     assert net.texts(BOB) == ["after you left"]
     assert net.events(BOB, MessageLost) == []
+
+
+def test_lost_messages_are_not_resent_to_a_different_key(tmp_path: Path) -> None:
+    net = pair(tmp_path)
+    secure(net)
+    # "Bob" comes back with another key but the same instance tag (a key made
+    # anew, or someone else).
+    (tmp_path / "other").mkdir()
+    tags = "otr.instance_tags"
+    (tmp_path / "other" / tags).write_bytes((tmp_path / BOB / tags).read_bytes())
+    other = Identity.load(tmp_path / "other", BOB, "xmpp", generate=lambda: dsa_key("mallory"))
+    net.m[BOB] = SessionManager(other)
+    net.seen[BOB] = []
+    h, out = net.m[ALICE].send(BOB, "for the old key only", 1.0)
+    net.feed(ALICE, out)
+    net.run(1.0)
+    assert net.events(ALICE, ev.FingerprintChanged)
+    assert net.texts(BOB) == []
+    assert h.state is SendState.FAILED and "another key" in h.reason
+    assert [e.handle for e in net.events(ALICE, MessageLost)] == [h]

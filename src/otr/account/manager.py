@@ -37,7 +37,9 @@ when the session is secured again it resends *every* lost message -- the last
 ``k`` encrypted messages of the old session for ``k`` errors, exact on an
 in-order transport such as XMPP -- that is younger than ``resend_window``
 (60 s, libotr's window; libotr resends only the last message), each with a
-:class:`otr.events.Warning`.  Older lost messages are reported as
+:class:`otr.events.Warning` -- but only if the new session is with the same
+key (fingerprint) as the lost one: an injected error must not make us resend
+to a new, unverified key.  Older lost messages are reported as
 :class:`MessageLost` with their handle (state ``FAILED``) so the user sees which
 to resend.
 
@@ -179,6 +181,8 @@ class _Peer:
     errors: int = 0
     """OTR Error messages received on the current session: messages it lost."""
     recovering: bool = False
+    recover_fingerprint: bytes = b""
+    """The fingerprint of the session that was lost: resend only to the same key."""
 
 
 class SessionManager:
@@ -344,10 +348,11 @@ class SessionManager:
         elif not online:
             for h in p.pending:
                 h.expires = float("inf")
-            if p.conv.is_encrypted:
+            if p.conv.is_encrypted and not p.recovering:
                 # A client that went away took its session keys with it: nothing
                 # more on this session; a new AKE when the peer is back.
                 p.recovering = True
+                p.recover_fingerprint = p.conv.their_fingerprint
         return out
 
     # --------------------------------------------------------- network side
@@ -365,6 +370,7 @@ class SessionManager:
             out = [Routed(peer, ev.ErrorReceived(envelope.parse_error(text) or ""))]
             if not p.recovering:
                 p.recovering = True
+                p.recover_fingerprint = conv.their_fingerprint
                 p.starting = False
                 out += self._start(p, now)
             return out
@@ -398,8 +404,14 @@ class SessionManager:
         if p.recovering:
             lost = list(p.tracked)[-p.errors :] if p.errors else []
             p.tracked.clear()
+            same_key = p.recover_fingerprint in (b"", e.their_fingerprint)
             for h in lost:
-                if now - h.sent_at <= self.resend_window:
+                if not same_key:
+                    h.state = SendState.FAILED
+                    h.reason = "the peer lost it and now has another key: not resent"
+                    out.append(Routed(peer, MessageLost(h.reason, incoming=False, handle=h)))
+                    out.append(Routed(peer, HandleUpdated(h)))
+                elif now - h.sent_at <= self.resend_window:
                     h.resent += 1
                     events = p.conv.send(h.text, now)
                     h.instance = e.their_instance
@@ -413,6 +425,7 @@ class SessionManager:
                     out.append(Routed(peer, MessageLost(h.reason, incoming=False, handle=h)))
                     out.append(Routed(peer, HandleUpdated(h)))
             p.recovering = False
+            p.recover_fingerprint = b""
             p.errors = 0
         elif not e.refreshed:
             p.tracked.clear()

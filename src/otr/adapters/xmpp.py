@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import struct
 import xml.etree.ElementTree as ET
@@ -53,6 +54,7 @@ __all__ = [
     "CarbonCopy",
     "XmppConnectError",
     "XmppOtr",
+    "default_resource",
     "instance_tags",
 ]
 
@@ -91,6 +93,11 @@ def instance_tags(text: str) -> tuple[int, int] | None:
     return None
 
 
+def default_resource() -> str:
+    """The resource used when the JID has none: ``otr-HOSTNAME``."""
+    return f"otr-{socket.gethostname()}"
+
+
 def _is_otr_payload(text: str) -> bool:
     kind = envelope.classify(text)
     return kind in (envelope.MessageKind.ENCODED, envelope.MessageKind.FRAGMENT)
@@ -121,7 +128,7 @@ class XmppOtr:
     """An XMPP account speaking OTR.  Build it inside a running event loop, then
     ``await connect()``.
 
-    ``jid`` is our full or bare JID (a resource is chosen by the server when bare);
+    ``jid`` is our full or bare JID (bare: the resource is :func:`default_resource`);
     ``server`` the (host, port) to connect to (default: DNS for the JID's
     domain); ``tls`` "starttls" (default), "direct" (XEP-0368) or "none"
     (plaintext: local test servers only); ``ca_file`` a PEM bundle of trusted CAs.
@@ -150,6 +157,10 @@ class XmppOtr:
         self._ready: asyncio.Future[None] | None = None
         self._secure = False
         self.carbons_dropped = 0
+        if "/" not in jid:
+            # A stable resource: our instance tag is kept per resource, and a
+            # server-chosen random one would make a new tag at every login.
+            jid = f"{jid}/{default_resource()}"
         xmpp = slixmpp.ClientXMPP(jid, password)
         xmpp.enable_direct_tls = tls == "direct"
         xmpp.enable_starttls = tls == "starttls"

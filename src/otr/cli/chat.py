@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -281,8 +280,8 @@ async def _main(args: argparse.Namespace) -> int:
 
     jid = args.jid
     bare = jid.split("/", 1)[0]
-    if "/" not in jid:
-        jid = f"{bare}/{args.resource or 'otr-' + socket.gethostname()}"
+    if "/" not in jid and args.resource:
+        jid = f"{bare}/{args.resource}"
     try:
         server = _server(args.server)
         password = _password(args)
