@@ -70,7 +70,7 @@ class Client:
     def of(self, kind: type) -> list[Any]:
         return [r.event for r in self.shown if isinstance(r.event, kind)]
 
-    async def until(self, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def until(self, cond: Callable[[], bool], timeout: float = 20.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         while not cond():
             if asyncio.get_running_loop().time() > deadline:
@@ -271,3 +271,33 @@ async def test_carbons_of_otr_messages_are_never_shown(prosody: Any, tmp_path: P
         two.disconnect()
         sender.disconnect()
         await close(b)
+
+
+async def test_starttls_with_our_ca_and_a_clear_error_without(tmp_path: Path) -> None:
+    from services.prosody import available, make_tls_files, start_prosody
+
+    if not available():
+        pytest.skip("prosody is not installed")
+    ca, cert, key = make_tls_files(tmp_path / "tls")
+    server = start_prosody(tmp_path / "p", users={"alice": "ecila"}, tls=(cert, key))
+    try:
+        made: list[str] = []
+
+        def make(res: str) -> SessionManager:
+            made.append(res)
+            ident = Identity.load(
+                tmp_path / "k", server.jid("alice"), "xmpp", generate=lambda: dsa_key("alice")
+            )
+            return SessionManager(ident, instance=res)
+
+        where = ("127.0.0.1", server.c2s_port)
+        untrusted = XmppOtr(server.jid("alice"), "ecila", make, server=where)
+        with pytest.raises(XmppConnectError) as info:
+            await untrusted.connect(timeout=10)
+        assert info.value.kind == "tls" and "--ca" in str(info.value)
+        good = XmppOtr(server.jid("alice"), "ecila", make, server=where, ca_file=ca)
+        await good.connect(timeout=10)
+        assert made and good._secure
+        await good.disconnect()
+    finally:
+        server.stop()

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Prosody", "available", "start_prosody"]
+__all__ = ["Prosody", "available", "make_tls_files", "start_prosody"]
 
 HOST = "localhost"
 
@@ -76,7 +76,63 @@ class Prosody:
                 self.process.wait(5)
 
 
-def _config(folder: Path, c2s: int, comp: int, components: dict[str, str]) -> str:
+def make_tls_files(folder: Path, host: str = HOST) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for ``host`` signed by it: (ca.pem,
+    cert.pem, key.pem) in ``folder``."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "otr test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def _config(
+    folder: Path,
+    c2s: int,
+    comp: int,
+    components: dict[str, str],
+    tls: tuple[Path, Path] | None,
+) -> str:
     lines = [
         f"pidfile = {_lua(str(folder / 'prosody.pid'))}",
         f"data_path = {_lua(str(folder / 'data'))}",
@@ -95,14 +151,17 @@ def _config(folder: Path, c2s: int, comp: int, components: dict[str, str]) -> st
         # a message after one the client did not answer waits ~40 ms.
         "network_settings = { nagle = false }",
         'authentication = "internal_plain"',
-        "c2s_require_encryption = false",
+        f"c2s_require_encryption = {'true' if tls else 'false'}",
         "allow_unencrypted_plain_auth = true",
         "modules_enabled = {",
         '  "roster"; "saslauth"; "disco"; "carbons"; "ping"; "posix";',
+        f'  {"" if tls else "-- "}"tls";',
         "}",
-        'modules_disabled = { "s2s"; "tls" }',
+        f'modules_disabled = {{ "s2s"; {"" if tls else chr(34) + "tls" + chr(34)} }}',
         f"VirtualHost {_lua(HOST)}",
     ]
+    if tls:
+        lines.append(f"  ssl = {{ certificate = {_lua(str(tls[0]))}; key = {_lua(str(tls[1]))}; }}")
     for jid, secret in components.items():
         lines += [f"Component {_lua(jid)}", f"  component_secret = {_lua(secret)}"]
     return "\n".join(lines) + "\n"
@@ -126,15 +185,18 @@ def start_prosody(
     users: dict[str, str] | None = None,
     components: dict[str, str] | None = None,
     timeout: float = 15.0,
+    tls: tuple[Path, Path] | None = None,
 ) -> Prosody:
     """Configure, register ``users`` (name -> password) and start Prosody in
-    ``folder``; returns once its c2s port accepts connections.  Raises
-    :class:`RuntimeError` (with the log) if it does not come up."""
+    ``folder``; returns once its c2s port accepts connections.  ``tls`` is
+    (certificate, key) to offer and require STARTTLS (see
+    :func:`make_tls_files`).  Raises :class:`RuntimeError` (with the log) if it
+    does not come up."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
     c2s, comp = _free_port(), _free_port()
     config = folder / "prosody.cfg.lua"
-    config.write_text(_config(folder, c2s, comp, components or {}))
+    config.write_text(_config(folder, c2s, comp, components or {}, tls))
     env = dict(os.environ, HOME=str(folder))
     for user, password in (users or {}).items():
         subprocess.run(

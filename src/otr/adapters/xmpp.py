@@ -247,8 +247,8 @@ class XmppOtr:
 
     def _disconnected(self, reason: Any) -> None:
         if self._ready is not None and not self._ready.done():
-            if self.tls != "none" and not self.xmpp.is_component:
-                self._fail(XmppConnectError("tls", f"the connection closed: {reason}"))
+            if self.tls != "none" and not self._secure:
+                self._tls_failed(reason)
             else:
                 self._fail(XmppConnectError("unreachable", f"the connection closed: {reason}"))
 
