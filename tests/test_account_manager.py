@@ -310,3 +310,18 @@ def test_lost_messages_are_not_resent_to_a_different_key(tmp_path: Path) -> None
     assert net.texts(BOB) == []
     assert h.state is SendState.FAILED and "another key" in h.reason
     assert [e.handle for e in net.events(ALICE, MessageLost)] == [h]
+
+
+def test_one_deadline_across_many_peers(tmp_path: Path) -> None:
+    m = SessionManager(identity(tmp_path, ALICE), policy=ALWAYS, pending_timeout=10.0)
+    handles = {f"p{i}@x": m.send(f"p{i}@x", "hi", float(100 - i))[0] for i in range(50)}
+    assert m.next_deadline() == 61.0  # p49, sent at t=51
+    # Answering one peer (it goes offline: no timeout) moves the deadline on.
+    m.set_presence("p49@x", False, 52.0)
+    assert m.next_deadline() == 62.0
+    failed = {r.peer for r in m.handle_timer(70.0) if isinstance(r.event, HandleUpdated)}
+    assert failed == {f"p{i}@x" for i in range(40, 49)}  # sent at t <= 60
+    assert all(handles[p].state is SendState.FAILED for p in failed)
+    assert handles["p49@x"].state is SendState.PENDING
+    assert m.next_deadline() == 71.0
+    assert m.handle_timer(70.5) == []

@@ -55,6 +55,7 @@ are the natural replacement for the string matching in
 from __future__ import annotations
 
 import enum
+import heapq
 import itertools
 import os
 from collections import deque
@@ -220,6 +221,13 @@ class SessionManager:
         self._factory = conversation_factory or self._new_conversation
         self._peers: dict[str, _Peer] = {}
         self._ids = itertools.count(1)
+        # One deadline across all peers without scanning them all: each peer's
+        # deadline, a heap of (deadline, peer) with stale entries dropped
+        # lazily, and the peers touched since (every operation goes through
+        # _peer(), so their deadlines are recomputed before the next use).
+        self._deadlines: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._dirty: set[str] = set()
 
     # ---------------------------------------------------------------- peers
 
@@ -237,6 +245,7 @@ class SessionManager:
         )
 
     def _peer(self, peer: str) -> _Peer:
+        self._dirty.add(peer)
         p = self._peers.get(peer)
         if p is None:
             if len(self._peers) >= self.max_peers:
@@ -438,17 +447,27 @@ class SessionManager:
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`handle_timer` must run (None: no timer)."""
-        best: float | None = None
-        for p in self._peers.values():
-            for t in (p.conv.next_deadline(), p.pending[0].expires if p.pending else None):
-                if t is not None and t != float("inf") and (best is None or t < best):
-                    best = t
-        return best
+        self._refresh()
+        heap = self._heap
+        while heap:
+            when, peer = heap[0]
+            if self._deadlines.get(peer) == when:
+                return when
+            heapq.heappop(heap)
+        return None
 
     def handle_timer(self, now: float) -> list[Routed]:
         """Fail held messages past their timeout and run the conversations' timers."""
+        self._refresh()
+        due: list[str] = []
+        while self._heap and self._heap[0][0] <= now:
+            when, peer = heapq.heappop(self._heap)
+            if self._deadlines.get(peer) == when:
+                del self._deadlines[peer]
+                due.append(peer)
         out: list[Routed] = []
-        for peer, p in self._peers.items():
+        for peer in due:
+            p = self._peer(peer)
             d = p.conv.next_deadline()
             if d is not None and d <= now:
                 out += self._route(peer, p.conv.handle_timer(now))
@@ -461,6 +480,30 @@ class SessionManager:
             if expired and not p.pending:
                 p.starting = False  # the next message asks again
         return out
+
+    def _refresh(self) -> None:
+        for peer in self._dirty:
+            p = self._peers.get(peer)
+            when = self._peer_deadline(p) if p is not None else None
+            if when == self._deadlines.get(peer):
+                continue
+            if when is None:
+                del self._deadlines[peer]
+            else:
+                self._deadlines[peer] = when
+                heapq.heappush(self._heap, (when, peer))
+        self._dirty.clear()
+        if len(self._heap) > 4 * len(self._deadlines) + 64:  # drop stale entries
+            self._heap = [(w, p) for p, w in self._deadlines.items()]
+            heapq.heapify(self._heap)
+
+    @staticmethod
+    def _peer_deadline(p: _Peer) -> float | None:
+        best = p.conv.next_deadline()
+        if p.pending and p.pending[0].expires != float("inf"):
+            head = p.pending[0].expires
+            best = head if best is None else min(best, head)
+        return best
 
     # ---------------------------------------------------------------- helpers
 
