@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from otr import events as ev
 from otr.account import (
@@ -325,3 +327,29 @@ def test_one_deadline_across_many_peers(tmp_path: Path) -> None:
     assert handles["p49@x"].state is SendState.PENDING
     assert m.next_deadline() == 71.0
     assert m.handle_timer(70.5) == []
+
+
+_PREFIXES = ["", "?OTR:", "?OTR Error: ", "?OTR|", "?OTR,", "?OTRv3?", "?OTR:AAMD", "?OTR:AAMC"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.sampled_from(_PREFIXES), st.text(max_size=80), st.booleans()), max_size=6)
+)
+def test_network_input_never_raises(tmp_path: Path, inputs: list[tuple[str, str, bool]]) -> None:
+    net = pair(tmp_path)
+    secure(net)
+    for prefix, body, dot in inputs:
+        text = prefix + body + ("." if dot else "")
+        out = net.m[ALICE].receive(BOB, text, 5.0)
+        assert all(isinstance(r, Routed) for r in out)
+    # Whatever came in, a typed message is never sent in plaintext to Bob.
+    h, out = net.m[ALICE].send(BOB, "still private", 6.0)
+    assert all(
+        "still private" not in r.event.text for r in out if isinstance(r.event, ev.SendMessage)
+    )
+    assert h.state in (SendState.SENT, SendState.PENDING) and (
+        h.encrypted or h.state is SendState.PENDING
+    )
