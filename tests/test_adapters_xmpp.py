@@ -15,7 +15,7 @@ import pytest
 
 from otr import events as ev
 from otr.account import Identity, MessageLost, Routed, SendState, SessionManager
-from otr.adapters.xmpp import EME_NS, CarbonCopy, XmppConnectError, XmppOtr, instance_tags
+from otr.adapters.xmpp import EME_NS, CarbonCopy, XmppConnectError, XmppOtr, bare_jid, instance_tags
 from otr.wire.fragment import fragment_message
 from v3_util import dsa_key
 
@@ -30,6 +30,12 @@ def test_instance_tags_of_encoded_messages_and_fragments() -> None:
     assert instance_tags("?OTR:" + base64.b64encode(v2).decode() + ".") is None
     for other in ("hello", "?OTRv23?", "?OTR Error: x", "?OTR:%%%."):
         assert instance_tags(other) is None
+
+
+def test_bare_jid_normalises() -> None:
+    assert bare_jid("Bob@Example.ORG/Phone") == "bob@example.org"
+    with pytest.raises(ValueError):
+        bare_jid("a@b@c")
 
 
 class Client:

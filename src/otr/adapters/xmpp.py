@@ -54,6 +54,7 @@ __all__ = [
     "CarbonCopy",
     "XmppConnectError",
     "XmppOtr",
+    "bare_jid",
     "default_resource",
     "instance_tags",
 ]
@@ -91,6 +92,14 @@ def instance_tags(text: str) -> tuple[int, int] | None:
     except RemoteProtocolError:
         return None
     return None
+
+
+def bare_jid(jid: str) -> str:
+    """The normalised bare JID (the conversation's peer name); ValueError if invalid."""
+    try:
+        return str(slixmpp.JID(jid).bare)
+    except slixmpp.jid.InvalidJID as exc:
+        raise ValueError(f"not a JID: {jid!r}") from exc
 
 
 def default_resource() -> str:
@@ -279,8 +288,9 @@ class XmppOtr:
     # ----------------------------------------------------------------- sending
 
     def send(self, peer: str, text: str) -> SendHandle:
-        """The user typed ``text`` for the bare JID ``peer``."""
-        return self._require().send(peer, text)
+        """The user typed ``text`` for ``peer`` (a JID; its bare form is the
+        conversation, see :func:`bare_jid`)."""
+        return self._require().send(bare_jid(peer), text)
 
     def subscribe(self, peer: str) -> None:
         """Ask for the peer's presence (the peer's client accepts automatically

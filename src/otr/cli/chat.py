@@ -88,9 +88,11 @@ class ChatUI:
         self.out = out
         self.smp_asked: dict[str, str | None] = {}
         self.peers: list[str] = [peer] if peer else []
-        from ..adapters.xmpp import CarbonCopy
+        from ..adapters.xmpp import CarbonCopy, bare_jid
 
         self._carbon_type = CarbonCopy
+        self.peer = bare_jid(peer) if peer else None
+        self.peers = [self.peer] if self.peer else []
 
     def _see(self, peer: str) -> None:
         if peer not in self.peers:
@@ -195,7 +197,11 @@ class ChatUI:
             if self.peer is None:
                 self.out("! no peer: /peer JID")
                 return None
-            handle = otr.send(self.peer, text)
+            try:
+                handle = otr.send(self.peer, text)
+            except LocalProtocolError as exc:
+                self.out(f"! {exc}")
+                return None
             if handle.state is SendState.SENT and not handle.encrypted:
                 self.out(f"! sent UNENCRYPTED to {self.peer} (it has not shown OTR support)")
             return None
@@ -207,12 +213,18 @@ class ChatUI:
             self.out(HELP)
             return None
         if cmd == "/peer":
+            from ..adapters.xmpp import bare_jid
+
             if not arg:
                 self.out("! /peer JID")
                 return None
-            self.peer = arg
-            self._see(arg)
-            self.out(f"* talking to {arg}")
+            try:
+                self.peer = bare_jid(arg)
+            except ValueError as exc:
+                self.out(f"! {exc}")
+                return None
+            self._see(self.peer)
+            self.out(f"* talking to {self.peer}")
             return None
         if cmd == "/fingerprint":
             self.out(f"* ours: {human_fingerprint(otr.manager.identity.fingerprint)}")
@@ -319,7 +331,11 @@ async def _main(args: argparse.Namespace) -> int:
         ca_file=args.ca,
         on_event=on_event,
     )
-    ui = ChatUI(client, args.peer, lambda s: print_formatted_text(s))
+    try:
+        ui = ChatUI(client, args.peer, lambda s: print_formatted_text(s))
+    except ValueError as exc:
+        print(f"otr chat: --peer: {exc}", file=sys.stderr)
+        return 1
     ui_holder.append(ui)
     if args.no_tls:
         print("WARNING: --insecure-plaintext: the connection to the server is NOT encrypted")
