@@ -353,3 +353,20 @@ def test_network_input_never_raises(tmp_path: Path, inputs: list[tuple[str, str,
     assert h.state in (SendState.SENT, SendState.PENDING) and (
         h.encrypted or h.state is SendState.PENDING
     )
+
+
+def test_undeliverable_counts_as_lost_and_is_resent(tmp_path: Path) -> None:
+    net = pair(tmp_path)
+    secure(net)
+    net.drop_to.add(BOB)
+    h, out = net.m[ALICE].send(BOB, "bounced", 1.0)
+    net.feed(ALICE, out)
+    assert not net.m[ALICE].is_recovering(BOB)
+    net.drop_to.clear()
+    restart_bob(net, tmp_path)
+    net.feed(ALICE, net.m[ALICE].undeliverable(BOB, 2.0))  # a query goes out
+    assert net.m[ALICE].is_recovering(BOB)
+    net.run(2.0)
+    assert net.texts(BOB) == ["bounced"] and h.resent == 1
+    assert not net.m[ALICE].is_recovering(BOB)
+    assert net.m[ALICE].undeliverable("nobody@x", 3.0) == []  # no session: nothing to do

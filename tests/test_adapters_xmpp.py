@@ -163,6 +163,33 @@ async def test_restart_mid_conversation_loses_nothing_silently(
         await close(a, b)
 
 
+async def test_message_to_a_departed_client_is_resent_after_it_returns(
+    prosody: Any, tmp_path: Path
+) -> None:
+    """No presence subscription: Alice cannot know Bob left.  Prosody stores her
+    message offline; Bob's new client cannot read it, says so, and Alice resends
+    it on a new session."""
+    a = Client(prosody, "alice", tmp_path / "a", "desk")
+    b = Client(prosody, "bob", tmp_path / "b", "desk")
+    await connected(a, b)
+    try:
+        a.otr.start(b.jid)
+        await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+        await close(b)
+        h = a.x.send(b.jid, "while you were away")
+        assert h.state is SendState.SENT  # handed to the server
+        b = Client(prosody, "bob", tmp_path / "b", "desk")
+        await connected(b)
+        await b.until(lambda: b.texts() == ["while you were away"])
+        assert [e.incoming for e in b.of(MessageLost)] == [True]
+        assert h.resent == 1 and h.state is SendState.SENT
+        assert any("resent" in w.message for w in a.of(ev.Warning))
+        b.x.send(a.jid, "I'm back")
+        await a.until(lambda: a.texts() == ["I'm back"])
+    finally:
+        await close(a, b)
+
+
 async def test_two_resources_are_two_instances(prosody: Any, tmp_path: Path) -> None:
     a = Client(prosody, "alice", tmp_path / "a", "main")
     b1 = Client(prosody, "bob", tmp_path / "b", "laptop")

@@ -71,6 +71,7 @@ from ..wire import envelope
 from .identity import Identity
 
 __all__ = [
+    "AKE_RETRY",
     "DEFAULT_MAX_PEERS",
     "DEFAULT_MAX_PENDING",
     "DEFAULT_MAX_TRACKED",
@@ -89,6 +90,9 @@ DEFAULT_PENDING_TIMEOUT = 60.0
 DEFAULT_MAX_PENDING = 100
 DEFAULT_MAX_TRACKED = 50
 DEFAULT_MAX_PEERS = 10_000
+AKE_RETRY = 10.0
+"""Seconds after which a message typed while an AKE we asked for has not
+completed asks again (the Query Message or its answer may have been lost)."""
 
 ERR_UNREADABLE = "You transmitted an unreadable encrypted message."
 """libotr 4.1.1's text for OTRL_ERRCODE_MSG_UNREADABLE."""
@@ -179,6 +183,7 @@ class _Peer:
     """Encrypted messages sent on the current session (for resending)."""
     starting: bool = False
     """An AKE has been asked for (a Query Message sent) and not finished."""
+    started_at: float = 0.0
     errors: int = 0
     """OTR Error messages received on the current session: messages it lost."""
     recovering: bool = False
@@ -266,6 +271,12 @@ class SessionManager:
         p = self._peers.get(peer)
         return list(p.pending) if p is not None else []
 
+    def is_recovering(self, peer: str) -> bool:
+        """Whether the peer's session is known to be stale (its messages wait for a
+        new AKE)."""
+        p = self._peers.get(peer)
+        return p is not None and p.recovering
+
     def set_peer_supports_otr(self, peer: str, supported: bool = True) -> None:
         """The transport learnt that the peer speaks OTR (e.g. XEP-0380 or disco):
         from now on nothing typed to it is sent in plaintext."""
@@ -309,7 +320,7 @@ class SessionManager:
         handle.expires = now + self.pending_timeout if p.online else float("inf")
         p.pending.append(handle)
         out = [Routed(peer, HandleUpdated(handle))]
-        if p.online and not p.starting:
+        if p.online and (not p.starting or now - p.started_at >= AKE_RETRY):
             out += self._start(p, now)
         return handle, out
 
@@ -375,15 +386,27 @@ class SessionManager:
             p.supports_otr = True
         if kind is envelope.MessageKind.ERROR and conv.is_encrypted:
             # The peer could not read one of our messages: it lost the session.
-            p.errors += 1
-            out = [Routed(peer, ev.ErrorReceived(envelope.parse_error(text) or ""))]
-            if not p.recovering:
-                p.recovering = True
-                p.recover_fingerprint = conv.their_fingerprint
-                p.starting = False
-                out += self._start(p, now)
-            return out
+            event = ev.ErrorReceived(envelope.parse_error(text) or "")
+            return [Routed(peer, event), *self._lost_one(p, now)]
         return self._after_receive(p, conv.receive(text, now), now)
+
+    def undeliverable(self, peer: str, now: float) -> list[Routed]:
+        """The transport says one of our encrypted messages to ``peer`` was not
+        delivered (e.g. an XMPP error bounce: the peer is gone).  Counted like an
+        OTR Error: held messages wait for a new AKE, which resends it."""
+        p = self._peer(peer)
+        if not p.conv.is_encrypted:
+            return []
+        return self._lost_one(p, now)
+
+    def _lost_one(self, p: _Peer, now: float) -> list[Routed]:
+        p.errors += 1
+        if p.recovering and p.starting:
+            return []
+        if not p.recovering:
+            p.recovering = True
+            p.recover_fingerprint = p.conv.their_fingerprint
+        return self._start(p, now) if p.online else []
 
     def _after_receive(self, p: _Peer, events: list[Event], now: float) -> list[Routed]:
         peer = p.conv.peer
@@ -511,6 +534,7 @@ class SessionManager:
         if not p.conv.policy.enabled:
             raise LocalProtocolError("policy allows no OTR version")
         p.starting = True
+        p.started_at = now
         return self._route(p.conv.peer, p.conv.start(now))
 
     def _transmit(

@@ -101,6 +101,9 @@ class AsyncOtr:
     def smp_abort(self, peer: str) -> list[Routed]:
         return self._dispatch(self.manager.smp_abort(peer, self.clock()))
 
+    def undeliverable(self, peer: str) -> list[Routed]:
+        return self._dispatch(self.manager.undeliverable(peer, self.clock()))
+
     def set_presence(self, peer: str, online: bool) -> list[Routed]:
         return self._dispatch(self.manager.set_presence(peer, online, self.clock()))
 

@@ -21,6 +21,10 @@ typed for it is held without an AKE (:meth:`SessionManager.set_presence`) and
 released when it comes online.  A peer whose messages carry XEP-0380's OTR
 element is marked as speaking OTR (nothing more to it in plaintext).
 
+A data message the server bounces (``<message type='error'>`` with its id:
+the peer is gone) is counted as lost (:meth:`SessionManager.undeliverable`) and
+resent after the next AKE, like one the peer answered with an OTR Error.
+
 Connection failures raise :class:`XmppConnectError` with ``kind`` "auth" (wrong
 password or unknown account), "unreachable" (no TCP connection), "tls"
 (handshake or certificate failure) or "timeout".
@@ -69,6 +73,10 @@ HINTS_NS = "urn:xmpp:hints"
 CARBONS_NS = "urn:xmpp:carbons:2"
 MAX_RESOURCES = 32
 """Instance-tag -> resource entries kept per peer (oldest dropped)."""
+MAX_TRACKED_IDS = 256
+"""Stanza ids of our recent data messages, to recognise their bounces."""
+_DATA_PREFIX = ("?OTR:AAMD", "?OTR:AAID")
+"""Unfragmented v3/v2 data messages (a fragmented one would bounce once per piece)."""
 
 _TAGS = struct.Struct(">II")
 
@@ -165,6 +173,7 @@ class XmppOtr:
         self._online: dict[str, set[str]] = {}
         self._ready: asyncio.Future[None] | None = None
         self._secure = False
+        self._data_ids: dict[str, str] = {}
         self.carbons_dropped = 0
         if "/" not in jid:
             # A stable resource: our instance tag is kept per resource, and a
@@ -308,6 +317,12 @@ class XmppOtr:
         if tags is not None and tags[1]:
             to = self._resources.get(peer, {}).get(tags[1], peer)
         msg = self.xmpp.make_message(mto=to, mbody=text, mtype="chat")
+        if text.startswith(_DATA_PREFIX):
+            # Remember it: a bounce (<message type='error'> with this id) means
+            # the peer never got it (see SessionManager.undeliverable).
+            self._data_ids[msg["id"]] = peer
+            while len(self._data_ids) > MAX_TRACKED_IDS:
+                del self._data_ids[next(iter(self._data_ids))]
         if _is_otr_payload(text):
             xml = msg.xml
             ET.SubElement(xml, f"{{{EME_NS}}}encryption", namespace=OTR_NS, name="OTR")
@@ -323,6 +338,11 @@ class XmppOtr:
     # --------------------------------------------------------------- receiving
 
     def _on_message(self, msg: Any) -> None:
+        if msg["type"] == "error":
+            peer = self._data_ids.pop(msg["id"], None)
+            if peer is not None and self.otr is not None:
+                self.otr.undeliverable(peer)
+            return
         if msg["type"] not in ("chat", "normal"):
             return
         body = msg["body"]
