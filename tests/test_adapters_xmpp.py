@@ -88,18 +88,28 @@ async def connected(*clients: Client) -> None:
     await asyncio.gather(*(c.x.connect() for c in clients))
 
 
+async def secure(a: Client, b: Client) -> None:
+    """Alice starts OTR with Bob; both see the session secured."""
+    a.otr.start(b.jid)
+    await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+
+
+async def logged_in_pair(prosody: Any, tmp_path: Path, resource: str = "") -> tuple[Client, Client]:
+    a = Client(prosody, "alice", tmp_path / "a", resource)
+    b = Client(prosody, "bob", tmp_path / "b", resource)
+    await connected(a, b)
+    return a, b
+
+
 async def close(*clients: Client) -> None:
     for c in clients:
         await c.x.disconnect()
 
 
 async def test_ake_messages_both_ways_and_smp(prosody: Any, tmp_path: Path) -> None:
-    a = Client(prosody, "alice", tmp_path / "a")
-    b = Client(prosody, "bob", tmp_path / "b")
-    await connected(a, b)
+    a, b = await logged_in_pair(prosody, tmp_path)
     try:
-        a.otr.start(b.jid)
-        await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+        await secure(a, b)
         h = a.x.send(b.jid, "hello bob")
         assert h.state is SendState.SENT and h.encrypted
         await b.until(lambda: b.texts() == ["hello bob"])
@@ -115,14 +125,11 @@ async def test_ake_messages_both_ways_and_smp(prosody: Any, tmp_path: Path) -> N
 
 
 async def test_otr_stanzas_carry_eme_and_hints(prosody: Any, tmp_path: Path) -> None:
-    a = Client(prosody, "alice", tmp_path / "a", "eme")
-    b = Client(prosody, "bob", tmp_path / "b", "eme")
-    await connected(a, b)
+    a, b = await logged_in_pair(prosody, tmp_path, "eme")
     stanzas: list[Any] = []
     b.x.xmpp.add_event_handler("message", stanzas.append)
     try:
-        a.otr.start(b.jid)
-        await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+        await secure(a, b)
         a.x.send(b.jid, "marked")
         await b.until(lambda: b.texts() == ["marked"])
         otr = [s for s in stanzas if s["body"].startswith("?OTR:")]
@@ -140,12 +147,9 @@ async def test_otr_stanzas_carry_eme_and_hints(prosody: Any, tmp_path: Path) -> 
 async def test_restart_mid_conversation_loses_nothing_silently(
     prosody: Any, tmp_path: Path
 ) -> None:
-    a = Client(prosody, "alice", tmp_path / "a", "desk")
-    b = Client(prosody, "bob", tmp_path / "b", "desk")
-    await connected(a, b)
+    a, b = await logged_in_pair(prosody, tmp_path, "desk")
     try:
-        a.otr.start(b.jid)
-        await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+        await secure(a, b)
         a.x.send(b.jid, "before")
         await b.until(lambda: b.texts() == ["before"])
         await close(b)
@@ -169,12 +173,9 @@ async def test_message_to_a_departed_client_is_resent_after_it_returns(
     """No presence subscription: Alice cannot know Bob left.  Prosody stores her
     message offline; Bob's new client cannot read it, says so, and Alice resends
     it on a new session."""
-    a = Client(prosody, "alice", tmp_path / "a", "desk")
-    b = Client(prosody, "bob", tmp_path / "b", "desk")
-    await connected(a, b)
+    a, b = await logged_in_pair(prosody, tmp_path, "desk")
     try:
-        a.otr.start(b.jid)
-        await a.until(lambda: bool(a.of(ev.SessionSecured)) and bool(b.of(ev.SessionSecured)))
+        await secure(a, b)
         await close(b)
         h = a.x.send(b.jid, "while you were away")
         assert h.state is SendState.SENT  # handed to the server
