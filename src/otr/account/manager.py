@@ -63,7 +63,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .. import events as ev
-from ..conversation import RESEND_INTERVAL, Conversation, MsgState
+from ..conversation import ERR_UNREADABLE, RESEND_INTERVAL, Conversation, MsgState
 from ..errors import LocalProtocolError
 from ..events import Event, Tlv
 from ..policy import Policy
@@ -93,9 +93,6 @@ DEFAULT_MAX_PEERS = 10_000
 AKE_RETRY = 10.0
 """Seconds after which a message typed while an AKE we asked for has not
 completed asks again (the Query Message or its answer may have been lost)."""
-
-ERR_UNREADABLE = "You transmitted an unreadable encrypted message."
-"""libotr 4.1.1's text for OTRL_ERRCODE_MSG_UNREADABLE."""
 
 # The conversation's MessageUnreadable reasons for a data message it could not
 # read (otr.conversation); to be replaced by its lost-message event.
