@@ -151,5 +151,12 @@ def test_two_chats_in_tmux(prosody: Any, tmp_path: Path, tmux: Tmux) -> None:
     tmux.type("a", "/end")
     tmux.wait("b", f"{alice} ended the private conversation")
     tmux.wait("b", f"{alice}: finished")
+    # Alice types again: Bob's key is known, so it is held, a new AKE runs, and
+    # it goes out encrypted -- never in plaintext.
+    tmux.type("a", "typed after the end")
+    tmux.wait("a", f"held until the conversation with {bob} is private")
+    tmux.wait("b", f"{alice}: typed after the end")
+    tmux.wait("a", f"sent encrypted to {bob}: typed after the end")
+    assert "NOT PRIVATE" not in tmux.screen("b")
     tmux.type("b", "/quit")
     tmux.wait("b", "CHAT-EXITED 0")
