@@ -22,6 +22,7 @@ from otr.account import (
 )
 from otr.account.manager import ERR_UNREADABLE
 from otr.conversation import MsgState
+from otr.errors import LocalProtocolError
 from otr.policy import Policy
 from v3_util import dsa_key
 
@@ -370,3 +371,14 @@ def test_undeliverable_counts_as_lost_and_is_resent(tmp_path: Path) -> None:
     assert net.texts(BOB) == ["bounced"] and h.resent == 1
     assert not net.m[ALICE].is_recovering(BOB)
     assert net.m[ALICE].undeliverable("nobody@x", 3.0) == []  # no session: nothing to do
+
+
+def test_max_peers_never_raises_on_network_input(tmp_path: Path) -> None:
+    m = SessionManager(identity(tmp_path, ALICE), max_peers=2)
+    m.receive("a@x", "hi", 0.0)
+    m.receive("b@x", "hi", 0.0)
+    out = m.receive("c@x", "hi", 0.0)
+    assert [type(r.event) for r in out] == [ev.Warning]
+    assert m.peers == ["a@x", "b@x"]
+    with pytest.raises(LocalProtocolError):
+        m.send("c@x", "typed", 0.0)

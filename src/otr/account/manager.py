@@ -375,7 +375,11 @@ class SessionManager:
     # --------------------------------------------------------- network side
 
     def receive(self, peer: str, text: str, now: float) -> list[Routed]:
-        """Text that arrived from ``peer``.  Never raises."""
+        """Text that arrived from ``peer``.  Never raises (a new peer beyond
+        ``max_peers`` is dropped with a warning)."""
+        if peer not in self._peers and len(self._peers) >= self.max_peers:
+            reason = f"message from a new peer dropped: more than {self.max_peers} conversations"
+            return [Routed(peer, ev.Warning(reason))]
         p = self._peer(peer)
         conv = p.conv
         kind = envelope.classify(text)

@@ -73,6 +73,9 @@ HINTS_NS = "urn:xmpp:hints"
 CARBONS_NS = "urn:xmpp:carbons:2"
 MAX_RESOURCES = 32
 """Instance-tag -> resource entries kept per peer (oldest dropped)."""
+MAX_PEERS_ROUTED = 10_000
+"""Peers whose resources are remembered (oldest forgotten: their messages go to
+the bare JID until they write again)."""
 MAX_TRACKED_IDS = 256
 """Stanza ids of our recent data messages, to recognise their bounces."""
 _DATA_PREFIX = ("?OTR:AAMD", "?OTR:AAID")
@@ -360,6 +363,8 @@ class XmppOtr:
         self.otr.feed(peer, body)
 
     def _remember(self, peer: str, tag: int, full_jid: str) -> None:
+        if peer not in self._resources and len(self._resources) >= MAX_PEERS_ROUTED:
+            del self._resources[next(iter(self._resources))]
         seen = self._resources.setdefault(peer, {})
         seen.pop(tag, None)
         seen[tag] = full_jid
