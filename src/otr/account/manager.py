@@ -440,22 +440,15 @@ class SessionManager:
             same_key = p.recover_fingerprint in (b"", e.their_fingerprint)
             for h in lost:
                 if not same_key:
-                    h.state = SendState.FAILED
-                    h.reason = "the peer lost it and now has another key: not resent"
-                    out.append(Routed(peer, MessageLost(h.reason, incoming=False, handle=h)))
-                    out.append(Routed(peer, HandleUpdated(h)))
-                elif now - h.sent_at <= self.resend_window:
+                    out += self._lost_for_good(h, "the peer lost it and now has another key")
+                elif now - h.sent_at > self.resend_window:
+                    out += self._lost_for_good(h, "the peer lost it and it is too old to resend")
+                else:
                     h.resent += 1
-                    events = p.conv.send(h.text, now)
                     h.instance = e.their_instance
-                    out += self._route(peer, events)
+                    out += self._route(peer, p.conv.send(h.text, now))
                     self._track(p, h)
                     out.append(Routed(peer, ev.Warning("A message the peer lost was resent.")))
-                    out.append(Routed(peer, HandleUpdated(h)))
-                else:
-                    h.state = SendState.FAILED
-                    h.reason = "the peer lost it and it is too old to resend: resend it"
-                    out.append(Routed(peer, MessageLost(h.reason, incoming=False, handle=h)))
                     out.append(Routed(peer, HandleUpdated(h)))
             p.recovering = False
             p.recover_fingerprint = b""
@@ -561,6 +554,16 @@ class SessionManager:
         p.tracked.append(handle)
         while len(p.tracked) > self.max_tracked:
             p.tracked.popleft()
+
+    @staticmethod
+    def _lost_for_good(h: SendHandle, why: str) -> list[Routed]:
+        """A sent message the peer could not read and that is not resent."""
+        h.state = SendState.FAILED
+        h.reason = f"{why}: not resent, resend it yourself"
+        return [
+            Routed(h.peer, MessageLost(h.reason, incoming=False, handle=h)),
+            Routed(h.peer, HandleUpdated(h)),
+        ]
 
     @staticmethod
     def _settle(handle: SendHandle, state: SendState, reason: str) -> list[Routed]:

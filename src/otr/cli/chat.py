@@ -140,6 +140,8 @@ class ChatUI:
                 return f"* sent encrypted to {peer}: {h.text}"
             if h.state is SendState.PENDING:
                 return f"* held until the conversation with {peer} is private"
+            if h.state is SendState.FAILED and h.sent_at:
+                return f"! {peer} did NOT get ({h.reason}): {h.text}"
             if h.state in (SendState.REFUSED, SendState.FAILED):
                 return f"! NOT SENT to {peer} ({h.reason}): {h.text}"
             return None
