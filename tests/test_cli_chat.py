@@ -160,3 +160,37 @@ def test_two_chats_in_tmux(prosody: Any, tmp_path: Path, tmux: Tmux) -> None:
     assert "NOT PRIVATE" not in tmux.screen("b")
     tmux.type("b", "/quit")
     tmux.wait("b", "CHAT-EXITED 0")
+
+
+def test_chat_ui_lines_without_a_terminal() -> None:
+    from types import SimpleNamespace
+
+    from otr import events as ev
+    from otr.account import HandleUpdated, MessageLost, Routed, SendHandle, SendState
+    from otr.cli.chat import ChatUI
+
+    lines: list[str] = []
+    ui = ChatUI(SimpleNamespace(otr=None), "Bob@Example.org", lines.append)  # type: ignore[arg-type]
+    assert ui.peer == "bob@example.org"
+    assert ui.toolbar() == " > bob@example.org: connecting"
+    ui.command("hello")
+    assert lines[-1] == "! not connected yet"
+    peer = "bob@example.org"
+    lost = SendHandle(1, peer, "gone", 1.0, SendState.FAILED, sent_at=1.0, reason="lost")
+    refused = SendHandle(2, peer, "never", 1.0, SendState.REFUSED, reason="ended")
+    for e in (
+        ev.MessageReceived("hi", encrypted=False),
+        HandleUpdated(lost),
+        HandleUpdated(refused),
+        MessageLost("unreadable", incoming=True),
+        ev.SmpRequested("where?"),
+    ):
+        ui.on_event(Routed(peer, e))
+    assert lines[1:] == [
+        f"{peer} [NOT PRIVATE]: hi",
+        f"! {peer} did NOT get (lost): gone",
+        f"! NOT SENT to {peer} (ended): never",
+        f"! a message from {peer} could not be read (asked for it again)",
+        f"* {peer} wants to authenticate (SMP): where? -- answer with /smp",
+    ]
+    assert ui.smp_asked == {peer: "where?"}
