@@ -84,20 +84,6 @@ def secure(net: Net, now: float = 0.0) -> None:
 ALWAYS = Policy.named("ALWAYS")
 
 
-def test_identity_files_persist_and_tags_are_per_instance(tmp_path: Path) -> None:
-    ident = identity(tmp_path, ALICE)
-    assert {p.name for p in (tmp_path / ALICE).iterdir()} == {"otr.private_key"}
-    t1, t2 = ident.instance_tag("laptop"), ident.instance_tag("phone")
-    assert t1 != t2 and min(t1, t2) >= 0x100
-    again = Identity.load(tmp_path / ALICE, ALICE, "xmpp", generate=None)
-    assert again.fingerprint == ident.fingerprint
-    assert again.instance_tag("laptop") == t1 and again.instance_tag("phone") == t2
-    assert Identity.has_key(tmp_path / ALICE, ALICE, "xmpp")
-    assert not Identity.has_key(tmp_path / ALICE, BOB, "xmpp")
-    with pytest.raises(LookupError):
-        Identity.load(tmp_path / ALICE, BOB, "xmpp", generate=None)
-
-
 def test_held_until_secured_then_sent_encrypted_to_the_answering_instance(
     tmp_path: Path,
 ) -> None:
