@@ -368,3 +368,21 @@ def test_max_peers_never_raises_on_network_input(tmp_path: Path) -> None:
     assert m.peers == ["a@x", "b@x"]
     with pytest.raises(LocalProtocolError):
         m.send("c@x", "typed", 0.0)
+
+
+def test_restarted_peer_that_speaks_first_loses_nothing(tmp_path: Path) -> None:
+    """Bob restarts and types before Alice's message reaches him: his Query comes
+    first (Alice is told her message may be unread), then his error (it is resent)."""
+    net = pair(tmp_path)
+    secure(net)
+    restart_bob(net, tmp_path)
+    h, out = net.m[ALICE].send(BOB, "in flight", 1.0)
+    net.feed(ALICE, out)
+    in_flight = net.wire.pop(0)
+    net.feed(BOB, net.m[BOB].send(ALICE, "I'm back", 1.5)[1])  # held; a Query goes out
+    net.wire.append(in_flight)  # Alice's message reaches Bob after his Query left
+    net.run(2.0)
+    suspects = [e for e in net.events(ALICE, MessageLost) if not e.incoming]
+    assert [e.handle for e in suspects] == [h]
+    assert net.texts(BOB) == ["in flight"] and h.resent == 1
+    assert net.texts(ALICE) == ["I'm back"]

@@ -41,7 +41,11 @@ in-order transport such as XMPP -- that is younger than ``resend_window``
 key (fingerprint) as the lost one: an injected error must not make us resend
 to a new, unverified key.  Older lost messages are reported as
 :class:`MessageLost` with their handle (state ``FAILED``) so the user sees which
-to resend.
+to resend.  A peer that lost its session and says nothing (libotr 4.1.1 drops a
+data message outside a private conversation silently) shows it by sending
+plaintext or a Query Message while we are encrypted: the messages we sent since
+its last encrypted one are then reported as :class:`MessageLost` ("may not have
+read"), not resent, since it may have read them.
 
 Limits (memory held per peer is bounded): ``max_pending`` held messages per peer
 (beyond: ``REFUSED``), ``max_tracked`` sent messages remembered per peer for
@@ -133,6 +137,8 @@ class SendHandle:
     sent_at: float = 0.0
     resent: int = 0
     expires: float = float("inf")
+    suspected: bool = False
+    """Reported as possibly unread by a peer that restarted its session."""
 
     def __repr__(self) -> str:  # never the text: it may be private
         return (
@@ -184,6 +190,8 @@ class _Peer:
     errors: int = 0
     """OTR Error messages received on the current session: messages it lost."""
     recovering: bool = False
+    last_received: float = float("-inf")
+    """When the peer's last encrypted message arrived."""
     recover_fingerprint: bytes = b""
     """The fingerprint of the session that was lost: resend only to the same key."""
 
@@ -317,7 +325,7 @@ class SessionManager:
         handle.expires = now + self.pending_timeout if p.online else float("inf")
         p.pending.append(handle)
         out = [Routed(peer, HandleUpdated(handle))]
-        if p.online and (not p.starting or now - p.started_at >= AKE_RETRY):
+        if p.online and not self._ake_running(p, now):
             out += self._start(p, now)
         return handle, out
 
@@ -389,7 +397,33 @@ class SessionManager:
             # The peer could not read one of our messages: it lost the session.
             event = ev.ErrorReceived(envelope.parse_error(text) or "")
             return [Routed(peer, event), *self._lost_one(p, now)]
-        return self._after_receive(p, conv.receive(text, now), now)
+        suspects = self._suspects(p, kind, now)
+        events = conv.receive(text, now)
+        if kind in (envelope.MessageKind.QUERY, envelope.MessageKind.TAGGED_PLAINTEXT) and any(
+            isinstance(e, ev.SendMessage) and e.text.startswith("?OTR:") for e in events
+        ):
+            # We answered the peer's offer with a D-H Commit: an AKE is running.
+            p.starting = True
+            p.started_at = now
+        return self._after_receive(p, events, now) + suspects
+
+    def _suspects(self, p: _Peer, kind: envelope.MessageKind, now: float) -> list[Routed]:
+        """Plaintext or a Query Message from a peer we are encrypted with: it lost
+        its session without telling us (libotr 4.1.1 drops a data message outside a
+        private conversation silently).  What we sent since its last encrypted
+        message may be unread: report each (not resent: it may have been read)."""
+        K = envelope.MessageKind
+        if not p.conv.is_encrypted or kind not in (K.PLAINTEXT, K.TAGGED_PLAINTEXT, K.QUERY):
+            return []
+        out: list[Routed] = []
+        reason = "the peer restarted its session: it may not have read this"
+        for h in p.tracked:
+            recent = h.sent_at >= p.last_received and now - h.sent_at <= self.resend_window
+            if recent and not h.suspected:
+                # Still tracked: if the peer's errors follow, it is resent as usual.
+                h.suspected = True
+                out.append(Routed(p.conv.peer, MessageLost(reason, incoming=False, handle=h)))
+        return out
 
     def undeliverable(self, peer: str, now: float) -> list[Routed]:
         """The transport says one of our encrypted messages to ``peer`` was not
@@ -402,12 +436,18 @@ class SessionManager:
 
     def _lost_one(self, p: _Peer, now: float) -> list[Routed]:
         p.errors += 1
-        if p.recovering and p.starting:
-            return []
         if not p.recovering:
             p.recovering = True
             p.recover_fingerprint = p.conv.their_fingerprint
-        return self._start(p, now) if p.online else []
+        if not p.online or self._ake_running(p, now):
+            # One AKE at a time: a second Query would restart the peer's AKE
+            # while ours completes, leaving the two sides with different keys.
+            return []
+        return self._start(p, now)
+
+    @staticmethod
+    def _ake_running(p: _Peer, now: float) -> bool:
+        return p.starting and now - p.started_at < AKE_RETRY
 
     def _after_receive(self, p: _Peer, events: list[Event], now: float) -> list[Routed]:
         peer = p.conv.peer
@@ -417,7 +457,9 @@ class SessionManager:
         )
         for e in events:
             out.append(Routed(peer, e))
-            if isinstance(e, ev.MessageUnreadable) and e.reason in _UNREADABLE_DATA:
+            if isinstance(e, ev.MessageReceived) and e.encrypted:
+                p.last_received = now
+            elif isinstance(e, ev.MessageUnreadable) and e.reason in _UNREADABLE_DATA:
                 out.append(Routed(peer, MessageLost(e.reason, incoming=True)))
                 if not sent_error:
                     out.append(Routed(peer, ev.SendMessage(envelope.format_error(ERR_UNREADABLE))))

@@ -148,6 +148,8 @@ class ChatUI:
         if isinstance(e, MessageLost):
             if e.incoming:
                 return f"! a message from {peer} could not be read (asked for it again)"
+            if e.handle is not None and e.handle.state is SendState.SENT:
+                return f"! {peer} {e.reason.split(': ', 1)[-1]}: {e.handle.text}"
             return None  # our handle's FAILED update says which to resend
         if isinstance(e, ev.UnencryptedReceived):
             return f"! {peer} sent that message unencrypted"
