@@ -335,3 +335,10 @@ async def test_starttls_with_our_ca_and_a_clear_error_without(tmp_path: Path) ->
         await good.disconnect()
     finally:
         server.stop()
+
+
+async def test_connection_lost_after_login_is_reported(prosody: Any, tmp_path: Path) -> None:
+    a = Client(prosody, "alice", tmp_path / "a", "flaky")
+    await connected(a)
+    a.x.xmpp.abort()  # the TCP connection drops under us
+    await a.until(lambda: any("disconnected" in w.message for w in a.of(ev.Warning)))

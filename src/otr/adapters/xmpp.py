@@ -176,6 +176,7 @@ class XmppOtr:
         self._online: dict[str, set[str]] = {}
         self._ready: asyncio.Future[None] | None = None
         self._secure = False
+        self._closing = False
         self._data_ids: dict[str, str] = {}
         self.carbons_dropped = 0
         if "/" not in jid:
@@ -232,6 +233,7 @@ class XmppOtr:
             raise
 
     async def disconnect(self) -> None:
+        self._closing = True
         if self.otr is not None:
             await self.otr.drain()
             self.otr.close()
@@ -272,6 +274,11 @@ class XmppOtr:
                 self._tls_failed(reason)
             else:
                 self._fail(XmppConnectError("unreachable", f"the connection closed: {reason}"))
+        elif self.otr is not None and not self._closing:
+            # Lost after login: tell the application (the peers' sessions stay in
+            # memory; what is sent now goes nowhere until it reconnects).
+            mine = self.xmpp.boundjid.bare
+            self._emit(Routed(mine, ev.Warning(f"disconnected from the server: {reason}")))
 
     async def _session_start(self, _event: Any) -> None:
         xmpp = self.xmpp

@@ -102,7 +102,8 @@ class ChatUI:
 
     def on_event(self, routed: Routed) -> None:
         peer, e = routed.peer, routed.event
-        self._see(peer)
+        if not isinstance(e, ev.Warning):  # warnings may concern the connection
+            self._see(peer)
         line = self._describe(peer, e)
         if line:
             self.out(line)
