@@ -152,3 +152,15 @@ async def test_load_identity_generates_in_executor_with_progress(tmp_path: Path)
     # Second time: loaded, no generation.
     again = await load_identity(tmp_path / "k", ALICE, "xmpp", generate=pytest.fail)
     assert again.fingerprint == ident.fingerprint
+
+
+async def test_a_failing_event_callback_does_not_stop_transmission(tmp_path: Path) -> None:
+    sent: list[str] = []
+
+    def broken(_r: Routed) -> None:
+        raise RuntimeError("UI bug")
+
+    a = AsyncOtr(manager(tmp_path, ALICE), lambda p, t: sent.append(t), on_event=broken)
+    a.send(BOB, "x")  # HandleUpdated (raises in the callback), and a Query Message
+    assert len(sent) == 1 and sent[0].startswith("?OTRv")
+    a.close()

@@ -141,7 +141,12 @@ class AsyncOtr:
                     if not fut.done():
                         fut.set_result(e.handle)
             if self._on_event is not None:
-                self._on_event(r)
+                try:
+                    self._on_event(r)
+                except Exception:
+                    # The application's bug must not stop the protocol: the
+                    # remaining wire text of this batch still goes out.
+                    log.exception("on_event raised")
             else:
                 if self.events.full():
                     self.events.get_nowait()  # bounded: the oldest goes
