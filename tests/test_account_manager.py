@@ -386,3 +386,14 @@ def test_restarted_peer_that_speaks_first_loses_nothing(tmp_path: Path) -> None:
     assert [e.handle for e in suspects] == [h]
     assert net.texts(BOB) == ["in flight"] and h.resent == 1
     assert net.texts(ALICE) == ["I'm back"]
+
+
+def test_extra_symmetric_key_through_the_manager(tmp_path: Path) -> None:
+    net = pair(tmp_path)
+    secure(net)
+    mine = net.feed(ALICE, net.m[ALICE].use_extra_key(BOB, 7, b"file.txt", 1.0))
+    net.run(1.0)
+    (local,) = [r.event for r in mine if isinstance(r.event, ev.ExtraSymmetricKey)]
+    (remote,) = net.events(BOB, ev.ExtraSymmetricKey)
+    assert local.key == remote.key and len(local.key) == 32
+    assert (remote.use, remote.usedata, remote.origin) == (7, b"file.txt", "remote")

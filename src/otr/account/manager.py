@@ -356,6 +356,10 @@ class SessionManager:
     def smp_abort(self, peer: str, now: float) -> list[Routed]:
         return self._route(peer, self._peer(peer).conv.smp_abort(now))
 
+    def use_extra_key(self, peer: str, use: int, usedata: bytes, now: float) -> list[Routed]:
+        """Spec "Extra symmetric key" with the peer's current session."""
+        return self._route(peer, self._peer(peer).conv.use_extra_key(use, usedata, now))
+
     def set_presence(self, peer: str, online: bool, now: float) -> list[Routed]:
         """The transport saw the peer come online or go offline.  Offline: held
         messages wait (no AKE, no timeout).  Online: their timeout starts and an

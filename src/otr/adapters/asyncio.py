@@ -101,6 +101,9 @@ class AsyncOtr:
     def smp_abort(self, peer: str) -> list[Routed]:
         return self._dispatch(self.manager.smp_abort(peer, self.clock()))
 
+    def use_extra_key(self, peer: str, use: int, usedata: bytes = b"") -> list[Routed]:
+        return self._dispatch(self.manager.use_extra_key(peer, use, usedata, self.clock()))
+
     def undeliverable(self, peer: str) -> list[Routed]:
         return self._dispatch(self.manager.undeliverable(peer, self.clock()))
 
