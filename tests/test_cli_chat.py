@@ -118,7 +118,8 @@ def test_two_chats_in_tmux(prosody: Any, tmp_path: Path, tmux: Tmux) -> None:
     for name, user, peer in (("a", "alice", bob), ("b", "bob", alice)):
         pw = str(tmp_path / f"{user}.pw")
         keys = tmp_path / f"k{name}"
-        tmux.start(name, chat_command(prosody, user, keys, "--password-file", pw, "--peer", peer))
+        extra = ("--password-file", pw, "--peer", peer, "--policy", "always")
+        tmux.start(name, chat_command(prosody, user, keys, *extra))
     tmux.wait("a", "connected as")
     tmux.wait("b", "connected as")
     # The trust state of the conversation is always visible in the toolbar.
@@ -151,7 +152,7 @@ def test_two_chats_in_tmux(prosody: Any, tmp_path: Path, tmux: Tmux) -> None:
     tmux.type("a", "/end")
     tmux.wait("b", f"{alice} ended the private conversation")
     tmux.wait("b", f"{alice}: finished")
-    # Alice types again: Bob's key is known, so it is held, a new AKE runs, and
+    # Alice types again (policy ALWAYS, and Bob's key is known): it is held, a new AKE runs, and
     # it goes out encrypted -- never in plaintext.
     tmux.type("a", "typed after the end")
     tmux.wait("a", f"held until the conversation with {bob} is private")

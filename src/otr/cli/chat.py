@@ -35,6 +35,7 @@ from ..adapters.asyncio import load_identity
 from ..conversation import MsgState
 from ..crypto.dsa import human_fingerprint
 from ..errors import LocalProtocolError
+from ..policy import Policy
 from .keys import default_dir
 
 if TYPE_CHECKING:  # slixmpp (the xmpp extra) is only imported when chatting
@@ -60,6 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resource",
         help="XMPP resource when the JID has none (default: otr-HOSTNAME); our OTR "
         "instance tag is kept per resource",
+    )
+    parser.add_argument(
+        "--policy",
+        default="OPPORTUNISTIC",
+        choices=["MANUAL", "OPPORTUNISTIC", "ALWAYS"],
+        type=str.upper,
+        help="libotr's policy (default OPPORTUNISTIC: plaintext with the whitespace tag to "
+        "a peer never seen using OTR; ALWAYS: never plaintext)",
     )
     parser.add_argument(
         "--insecure-plaintext",
@@ -330,7 +339,9 @@ async def _main(args: argparse.Namespace) -> int:
     client = XmppOtr(
         jid,
         password,
-        lambda resource: SessionManager(identity, instance=resource),
+        lambda resource: SessionManager(
+            identity, instance=resource, policy=Policy.named(args.policy)
+        ),
         server=server,
         tls=tls,
         ca_file=args.ca,
