@@ -144,3 +144,20 @@ def pair_factory() -> Iterator[Any]:
     yield make
     for p in made:
         p.close()
+
+
+@pytest.fixture(scope="session")
+def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Prosody on 127.0.0.1 with accounts alice, bob, carol, dave (password: the
+    name reversed); see tests/services/prosody.py.  Skipped when prosody is not
+    installed (./run installs it)."""
+    from services.prosody import available, start_prosody
+
+    if not available():
+        pytest.skip("prosody is not installed (./run test installs it)")
+    users = {name: name[::-1] for name in ("alice", "bob", "carol", "dave")}
+    server = start_prosody(tmp_path_factory.mktemp("prosody"), users=users)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,5 +1,5 @@
 """The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``,
-``otr inspect``, ``otr forge ...``; ``otr --version``."""
+``otr inspect``, ``otr forge ...``, ``otr chat``; ``otr --version``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ _COMMANDS = {
     "interop-peer": ("interop_peer", "speak the JSON-lines interop protocol on stdio"),
     "inspect": ("inspect", "decode OTR wire text or a transcript, decrypt it with keys"),
     "forge": ("forge", "deniability: session keys, read, modify and re-MAC Data Messages"),
+    "chat": ("chat", "a terminal OTR chat over XMPP"),
 }
 
 
