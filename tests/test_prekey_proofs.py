@@ -37,7 +37,7 @@ def test_ecdh_batch_proof_accepts_and_rejects_whole_batch() -> None:
     # one wrong value anywhere in the batch fails the whole proof
     stranger = _ecdh(1, 3)[0].public
     for i in range(5):
-        swapped = publics[:i] + [stranger] + publics[i + 1 :]
+        swapped = [*publics[:i], stranger, *publics[i + 1 :]]
         assert not proofs.verify_ecdh(proof, swapped, M)
     assert not proofs.verify_ecdh(proof, publics[:4], M)
     assert not proofs.verify_ecdh(proof, publics, proofs.proof_context(b"\x08" * 64))
@@ -63,7 +63,7 @@ def test_dh_batch_proof() -> None:
     proof = proofs.prove_dh([k.secret for k in keys], publics, M, make_rng(8))
     assert proofs.verify_dh(proof, publics, M)
     other = _dh(1, 9)[0].public
-    assert not proofs.verify_dh(proof, publics[:3] + [other], M)
+    assert not proofs.verify_dh(proof, [*publics[:3], other], M)
     assert not proofs.verify_dh(replace(proof, v=proof.v + 1), publics, M)
     assert not proofs.verify_dh(replace(proof, v=int(dh3072.DH_Q)), publics, M)
     assert not proofs.verify_dh(proof, publics, proofs.proof_context(b"\x01" * 64))
