@@ -38,7 +38,7 @@ from ..v4.profiles import ClientProfile, PrekeyProfile
 from . import messages as msg
 from . import proofs
 from .dake import ClientDakeState, SessionKeys, client_accept_dake2, client_start
-from .fragments import Reassembler, is_fragment, parse_fragment
+from .fragments import Reassembler, fragment_if_needed, is_fragment, parse_fragment
 from .secrets import PrekeySecretStore, StoredPrekey
 
 __all__ = [
@@ -140,10 +140,12 @@ class PrekeyClient:
         shared_prekey: Ed448KeyPair | None = None,
         top_up_threshold: int = 20,
         top_up_target: int = 100,
+        max_message_chars: int | None = None,
     ) -> None:
         """``identity`` is our bare JID (phi), ``server_identity`` the server's.
         A Prekey Profile is published only with its ``shared_prekey`` pair (its
-        proof needs ``d``); both are kept in ``store``."""
+        proof needs ``d``); both are kept in ``store``.  Outgoing messages longer
+        than ``max_message_chars`` are sent as ``?OTRP|`` fragments."""
         if (prekey_profile is None) != (shared_prekey is None):
             raise ValueError("a prekey profile goes with its shared prekey key pair")
         if (
@@ -163,6 +165,7 @@ class PrekeyClient:
         self.store = store if store is not None else PrekeySecretStore()
         self.top_up_threshold = top_up_threshold
         self.top_up_target = min(top_up_target, msg.MAX_PREKEY_MESSAGES)
+        self.max_message_chars = max_message_chars
         self._rng = rng
         self._request: _Request | None = None
         self._reassembler = Reassembler()
@@ -190,7 +193,11 @@ class PrekeyClient:
         )
         request.dake = state
         self._request = request
-        return [msg.encode_text(dake1.encode())]
+        return self._out(dake1.encode())
+
+    def _out(self, binary: bytes) -> list[str]:
+        text = msg.encode_text(binary)
+        return fragment_if_needed(text, self.max_message_chars, self._rng, self.instance_tag, 0)
 
     def request_storage_status(self) -> list[str]:
         """Start a DAKE that asks how many of our Prekey Messages are stored."""
@@ -225,7 +232,7 @@ class PrekeyClient:
             raise LocalProtocolError("a request to the prekey server is already in flight")
         self._request = _Request(_Intent.STATUS, query_identity=identity)
         query = msg.EnsembleQuery(self.instance_tag, identity, versions)
-        return [msg.encode_text(query.encode())]
+        return self._out(query.encode())
 
     # -- answers -------------------------------------------------------------------
 
@@ -268,7 +275,7 @@ class PrekeyClient:
         request.keys = keys
         request.dake = None
         dake3 = msg.Dake3(self.instance_tag, sigma, inner)
-        return [SendToServer(msg.encode_text(dake3.encode()))]
+        return [SendToServer(t) for t in self._out(dake3.encode())]
 
     def _publication(self, request: _Request, keys: SessionKeys) -> bytes:
         m = proofs.proof_context(keys.sk)

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..crypto.ed448 import Rng
 from ..errors import DecodeError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Reassembler",
     "ReassemblyLimits",
     "fragment",
+    "fragment_if_needed",
     "is_fragment",
     "parse_fragment",
 ]
@@ -92,6 +94,17 @@ def fragment(
     head = f"{PREFIX}{identifier:08x}|{sender_tag:08x}|{receiver_tag:08x}"
     total = len(pieces)
     return [f"{head},{k:05d},{total:05d},{p}," for k, p in enumerate(pieces, 1)]
+
+
+def fragment_if_needed(
+    text: str, max_size: int | None, rng: Rng, sender_tag: int, receiver_tag: int
+) -> list[str]:
+    """``[text]`` when it fits ``max_size`` (or there is no limit), else its
+    fragments under a fresh random identifier drawn from ``rng``."""
+    if max_size is None or len(text) <= max_size:
+        return [text]
+    identifier = int.from_bytes(rng(4), "big")
+    return fragment(text, max_size, identifier, sender_tag, receiver_tag)
 
 
 @dataclass(frozen=True)

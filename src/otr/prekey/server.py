@@ -48,7 +48,13 @@ from . import messages as msg
 from . import proofs
 from .dake import ServerDakeState, SessionKeys, server_fingerprint, server_respond
 from .dake import server_verify_dake3 as _verify_dake3
-from .fragments import Reassembler, ReassemblyLimits, fragment, is_fragment, parse_fragment
+from .fragments import (
+    Reassembler,
+    ReassemblyLimits,
+    fragment_if_needed,
+    is_fragment,
+    parse_fragment,
+)
 from .limits import RateLimits, allow_all
 from .storage.base import PrekeyStorage, StorageCaps, StorageRejected, StoredPublication
 
@@ -159,11 +165,7 @@ class PrekeyServer:
 
     def _reply(self, binary: bytes, receiver_tag: int) -> list[str]:
         text = msg.encode_text(binary)
-        limit = self.settings.max_reply_chars
-        if limit is None or len(text) <= limit:
-            return [text]
-        identifier = int.from_bytes(self._rng(4), "big")
-        return fragment(text, limit, identifier, 0, receiver_tag)
+        return fragment_if_needed(text, self.settings.max_reply_chars, self._rng, 0, receiver_tag)
 
     # -- retrieval -----------------------------------------------------------------
 
