@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import slixmpp
 from slixmpp import JID
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Message
 
 from . import client as pc
@@ -112,12 +113,17 @@ async def discover(
     xmpp: slixmpp.BaseXMPP, domain: str, *, choose: Callable[[list[str]], str] = random.choice
 ) -> tuple[str, bytes] | None:
     """Find a prekey server of ``domain``: its JID and its 56-byte fingerprint,
-    or None when the domain advertises none (or only malformed fingerprints)."""
+    or None when the domain advertises none (or only malformed fingerprints).
+    Items that answer disco#info with an error (e.g. a component that is not
+    connected) are skipped; an error from ``domain`` itself propagates."""
     disco = xmpp.plugin["xep_0030"]
     items = await disco.get_items(jid=JID(domain))
     candidates: list[str] = []
     for item_jid, _node, _name in items["disco_items"]["items"]:
-        info = await disco.get_info(jid=item_jid)
+        try:
+            info = await disco.get_info(jid=item_jid)
+        except (IqError, IqTimeout):  # an item that does not answer is not a candidate
+            continue
         identities = {(c, t) for c, t, _lang, _n in info["disco_info"]["identities"]}
         if (IDENTITY_CATEGORY, IDENTITY_TYPE) in identities and FEATURE in info["disco_info"][
             "features"
@@ -126,7 +132,10 @@ async def discover(
     if not candidates:
         return None
     chosen = choose(candidates)
-    own = await disco.get_items(jid=JID(chosen))
+    try:
+        own = await disco.get_items(jid=JID(chosen))
+    except (IqError, IqTimeout):
+        return None
     for _jid, node, name in own["disco_items"]["items"]:
         if node != FINGERPRINT_NODE or not name:
             continue
