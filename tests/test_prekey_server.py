@@ -370,3 +370,12 @@ def test_bare_jid_and_domains() -> None:
 
 
 GARBAGE_SERVER = PrekeyServer(SqliteStorage(":memory:"), ServerSettings(SERVER_ID), make_rng(8))
+
+
+def test_is_retrieval_routing_hint() -> None:
+    from otr.prekey.server import is_retrieval
+
+    query = msg.encode_text(msg.EnsembleQuery(1, "bob@example.org", b"4").encode())
+    assert is_retrieval(query)
+    assert not is_retrieval(make_client(BOB, 3).request_storage_status()[0])
+    assert not is_retrieval("?OTRP|1|2|3,1,2,AAQQ,")

@@ -209,3 +209,16 @@ def test_concurrent_processes_get_distinct_prekeys(location: str) -> None:
     for p in procs:
         p.join(timeout=60)
     assert sorted(got) == list(range(1, 31))
+
+
+def test_sqlite_durability_setting(tmp_path: Path) -> None:
+    from otr.prekey.storage.sqlite import SqliteStorage
+
+    for durable, level in ((False, 1), (True, 2)):  # NORMAL, FULL
+        s = SqliteStorage(tmp_path / f"{durable}.db", durable=durable)
+        conn = s._conn()
+        cur = conn.cursor()
+        assert cur.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        s.close()
+    assert open_storage(str(tmp_path / "d.db"), durable=True).durable  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ installs the Debian package ``prosody``; without it the tests are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,16 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["COMPONENT", "DOMAIN", "SECRET", "Prosody", "free_port", "prosody"]
+__all__ = [
+    "COMPONENT",
+    "DOMAIN",
+    "SECRET",
+    "Prosody",
+    "ServiceUnavailable",
+    "free_port",
+    "prosody",
+    "running_prosody",
+]
 
 DOMAIN = "example.org"
 COMPONENT = "prekey.example.org"
@@ -42,11 +52,28 @@ class Prosody:
     component_port: int
 
 
+class ServiceUnavailable(Exception):
+    """Prosody is not installed here."""
+
+
 @pytest.fixture(scope="module")
 def prosody() -> Iterator[Prosody]:
+    """A Prosody for the test module (see :func:`running_prosody`)."""
+    try:
+        with running_prosody() as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@contextlib.contextmanager
+def running_prosody() -> Iterator[Prosody]:
+    """Start Prosody with the accounts and the component; stop it on exit."""
     exe, ctl = shutil.which("prosody"), shutil.which("prosodyctl")
     if exe is None or ctl is None:
-        pytest.skip("Prosody is not installed (./run installs the Debian package prosody)")
+        raise ServiceUnavailable(
+            "Prosody is not installed (./run installs the Debian package prosody)"
+        )
     root = Path(tempfile.mkdtemp(prefix="otr-prosody-"))
     (root / "data").mkdir()
     (root / "certs").mkdir()
@@ -93,10 +120,10 @@ Component "{COMPONENT}"
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(
+                    raise RuntimeError(
                         "Prosody did not start: "
                         + (root / "prosody.log").read_text(errors="replace")
-                    )
+                    ) from None
                 time.sleep(0.1)
         yield Prosody(c2s, comp)
     finally:

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="postgresql://... or an SQLite file (default: data dir)")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $OTR_DIR")
     parser.add_argument(
+        "--durable", action="store_true", help="SQLite: fsync every commit (survives power loss)"
+    )
+    parser.add_argument(
         "--local-domain", action="append", default=[], help="domain whose users may publish"
     )
     parser.add_argument("--max-reply-chars", type=int, default=None, help="fragment longer replies")
@@ -64,7 +67,7 @@ def _location(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    storage = open_storage(_location(args))
+    storage = open_storage(_location(args), durable=args.durable)
     try:
         settings = ServerSettings(
             args.jid,

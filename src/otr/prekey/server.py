@@ -28,12 +28,17 @@ stored data changes unless a publication passed every check.
   (the spec's "discard any invalid values" cannot be applied per value).
 * The storage identity is ``identity_of(sender)``: the bare JID by default
   ("Storage of Prekeys Ensembles for XMPP").
+* ``handle`` may be called from several threads at once (a lock guards the
+  in-memory state; it is never held during cryptography or storage calls),
+  so a host can answer cheap retrievals inline and verify publications on a
+  worker thread (:func:`is_retrieval`).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,11 +63,21 @@ from .fragments import (
 from .limits import RateLimits, allow_all
 from .storage.base import PrekeyStorage, StorageCaps, StorageRejected, StoredPublication
 
-__all__ = ["PrekeyServer", "ServerSettings", "bare_jid"]
+__all__ = ["PrekeyServer", "ServerSettings", "bare_jid", "is_retrieval"]
 
 _log = logging.getLogger(__name__)
 
 RATE_LIMITED_TEXT = "Too many requests; try again later"
+
+
+_QUERY_PREFIX = "AAQQ"
+"""Base 64 of 00 04 10, the start of every encoded Ensemble Query Retrieval."""
+
+
+def is_retrieval(text: str) -> bool:
+    """Whether ``text`` looks like an Ensemble Query Retrieval (cheap to handle:
+    no public-key operation); only a routing hint, ``handle`` checks everything."""
+    return text.startswith(_QUERY_PREFIX)
 
 
 def bare_jid(address: str) -> str:
@@ -112,6 +127,9 @@ class PrekeyServer:
         self._key = Ed448KeyPair.from_symmetric_key(sym)
         self.fingerprint = server_fingerprint(self._key.public)
         self._domains = settings.publishing_domains()
+        self._lock = threading.Lock()
+        """Guards the in-memory state (sessions, fragments, buckets), never held
+        during cryptography or storage calls."""
         self._sessions: OrderedDict[tuple[str, int], ServerDakeState] = OrderedDict()
         self._reassembler = Reassembler(settings.reassembly)
         limits = settings.limits
@@ -130,12 +148,13 @@ class PrekeyServer:
     def expire(self, now: float) -> None:
         """Drop sessions and fragment buffers past their timeouts."""
         timeout = self.settings.session_timeout
-        while self._sessions:
-            key, state = next(iter(self._sessions.items()))
-            if now - state.created < timeout:
-                break
-            del self._sessions[key]
-        self._reassembler.expire(now)
+        with self._lock:
+            while self._sessions:
+                key, state = next(iter(self._sessions.items()))
+                if now - state.created < timeout:
+                    break
+                del self._sessions[key]
+            self._reassembler.expire(now)
 
     # -- entry point ---------------------------------------------------------------
 
@@ -144,7 +163,9 @@ class PrekeyServer:
         self.expire(now)
         try:
             if is_fragment(text):
-                whole = self._reassembler.feed(sender, parse_fragment(text), now)
+                frag = parse_fragment(text)
+                with self._lock:
+                    whole = self._reassembler.feed(sender, frag, now)
                 if whole is None:
                     return []
                 text = whole
@@ -172,7 +193,9 @@ class PrekeyServer:
     def _retrieve(self, sender: str, query: msg.EnsembleQuery, now: float) -> list[str]:
         requester = self.settings.identity_of(sender)
         target = query.identity
-        if not allow_all(((self._by_requester, requester), (self._by_target, target)), now):
+        with self._lock:
+            allowed = allow_all(((self._by_requester, requester), (self._by_target, target)), now)
+        if not allowed:
             refusal = msg.NoEnsembles(query.sender_tag, target, RATE_LIMITED_TEXT)
             return self._reply(refusal.encode(), query.sender_tag)
         ensembles: list[bytes] = []
@@ -192,7 +215,9 @@ class PrekeyServer:
         publisher = self.settings.identity_of(sender)
         if not self._may_publish(publisher):
             raise RemoteProtocolError("publisher is not of a local domain")
-        if not self._dake1.allow(publisher, now):
+        with self._lock:
+            allowed = self._dake1.allow(publisher, now)
+        if not allowed:
             raise RemoteProtocolError("DAKE-1 rate limit")
         dake2, state = server_respond(
             dake1,
@@ -203,14 +228,16 @@ class PrekeyServer:
             rng=self._rng,
         )
         key = (sender, dake1.sender_tag)
-        self._sessions.pop(key, None)
-        while len(self._sessions) >= self.settings.max_sessions:
-            self._sessions.popitem(last=False)
-        self._sessions[key] = state
+        with self._lock:
+            self._sessions.pop(key, None)
+            while len(self._sessions) >= self.settings.max_sessions:
+                self._sessions.popitem(last=False)
+            self._sessions[key] = state
         return [msg.encode_text(dake2.encode())]
 
     def _dake3_received(self, sender: str, dake3: msg.Dake3, now: float) -> list[str]:
-        state = self._sessions.pop((sender, dake3.sender_tag), None)
+        with self._lock:
+            state = self._sessions.pop((sender, dake3.sender_tag), None)
         if state is None:
             raise RemoteProtocolError("DAKE-3 outside a DAKE")
         _verify_dake3(state, dake3, self._key.public)

@@ -7,9 +7,10 @@ OTRv4 over XMPP", "Storage of Prekeys Ensembles for XMPP"), with slixmpp.
   ``fingerprint`` and whose name is the server's fingerprint in hex (112
   digits).  Every ``<message><body>`` goes to
   :meth:`otr.prekey.server.PrekeyServer.handle` with the sender's full JID;
-  the replies go back to that JID.  The core runs on one worker thread, in
-  arrival order, so the XMPP connection never waits for a publication to be
-  verified.
+  the replies go back to that JID.  Retrieval queries (one storage
+  transaction each) are answered on the event loop; DAKE messages and
+  publications run on one worker thread, in arrival order, so the XMPP
+  connection never waits for a publication to be verified.
 * :func:`discover` - a client's service discovery: disco#items of its
   domain, disco#info of each item, a random choice among the prekey servers
   found ("anyone should be able to use it ... randomly choose one"), then the
@@ -35,7 +36,7 @@ from slixmpp.stanza import Message
 
 from . import client as pc
 from .client import PrekeyClient
-from .server import PrekeyServer
+from .server import PrekeyServer, is_retrieval
 
 __all__ = [
     "FEATURE",
@@ -97,10 +98,13 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
         if not body:
             return
         sender = stanza["from"]
-        loop = asyncio.get_running_loop()
-        replies = await loop.run_in_executor(
-            self._worker, self.prekey_server.handle, str(sender), body, self._now()
-        )
+        if is_retrieval(body):  # one storage transaction: answered inline
+            replies = self.prekey_server.handle(str(sender), body, self._now())
+        else:  # DAKE messages cost ring signatures, publications batch proofs
+            loop = asyncio.get_running_loop()
+            replies = await loop.run_in_executor(
+                self._worker, self.prekey_server.handle, str(sender), body, self._now()
+            )
         for reply in replies:
             self.send_message(mto=sender, mbody=reply, mtype=stanza["type"], mfrom=self.boundjid)
 

@@ -25,13 +25,14 @@ __all__ = [
 ]
 
 
-def open_storage(location: str) -> PrekeyStorage:
+def open_storage(location: str, *, durable: bool = False) -> PrekeyStorage:
     """``postgresql://...`` (or ``postgres://``) opens PostgreSQL; anything else
-    is the path of an SQLite database file."""
+    is the path of an SQLite database file (``durable``: fsync every commit,
+    see :mod:`.sqlite`; PostgreSQL follows its own ``synchronous_commit``)."""
     if location.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStorage
 
         return PostgresStorage(location)
     from .sqlite import SqliteStorage
 
-    return SqliteStorage(location)
+    return SqliteStorage(location, durable=durable)

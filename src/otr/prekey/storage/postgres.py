@@ -5,7 +5,12 @@ Retrievals pop with ``FOR UPDATE SKIP LOCKED``: concurrent transactions lock
 different rows and never wait for or hand out the same Prekey Message.
 Publications take a transaction-scoped advisory lock on the identity, so the
 per-identity caps (read, then write) hold under concurrency.  Every
-transaction runs at READ COMMITTED; a commit is durable when it returns."""
+transaction runs at READ COMMITTED; with the server's default
+``synchronous_commit=on`` a commit is durable when it returns (so no pop is
+ever undone, not even by a power loss), at the disk's fsync rate (shared by
+concurrent transactions: group commit).  A DSN with
+``?options=-c%20synchronous_commit%3Doff`` trades that for throughput with
+the same window as SQLite's default (see :mod:`.sqlite`)."""
 
 from __future__ import annotations
 
