@@ -1,8 +1,12 @@
 """PostgreSQL back end (psycopg 3, synchronous): one database shared by several
 server processes, as the spec requires of all prekey servers of one domain.
 
-Retrievals pop with ``FOR UPDATE SKIP LOCKED``: concurrent transactions lock
-different rows and never wait for or hand out the same Prekey Message.
+A retrieval is one statement on an autocommit connection (so one round trip
+and its own transaction): a CTE picks the unexpired profiles of the identity
+and, per instance tag, one undelivered Prekey Message ``FOR UPDATE SKIP
+LOCKED``, and the UPDATE marks those delivered ``RETURNING`` the ensembles.
+Concurrent retrievals lock different rows and never wait for or hand out the
+same Prekey Message.
 Publications take a transaction-scoped advisory lock on the identity, so the
 per-identity caps (read, then write) hold under concurrency.  Every
 transaction runs at READ COMMITTED; with the server's default
@@ -22,6 +26,29 @@ from .sql import SqlStorage
 
 __all__ = ["PostgresStorage"]
 
+_TAKE = """
+WITH profiles AS (
+    SELECT c.instance_tag, c.body AS cp, p.body AS pp
+      FROM client_profiles c
+      JOIN prekey_profiles p ON p.identity = c.identity AND p.instance_tag = c.instance_tag
+     WHERE c.identity = %(identity)s AND c.expiration > %(now_int)s AND p.expiration > %(now_int)s
+     ORDER BY c.instance_tag
+     LIMIT %(limit)s
+), picked AS (
+    SELECT profiles.instance_tag, profiles.cp, profiles.pp, m.identifier
+      FROM profiles CROSS JOIN LATERAL (
+           SELECT identifier FROM prekey_messages
+            WHERE identity = %(identity)s AND instance_tag = profiles.instance_tag
+              AND delivered_at IS NULL
+            LIMIT 1 FOR UPDATE SKIP LOCKED) m
+)
+UPDATE prekey_messages u SET delivered_at = %(now)s, requester = %(requester)s
+  FROM picked
+ WHERE u.identity = %(identity)s AND u.instance_tag = picked.instance_tag
+   AND u.identifier = picked.identifier
+RETURNING u.instance_tag, picked.cp, picked.pp, u.body
+"""
+
 
 class PostgresStorage(SqlStorage):
     """Storage in the PostgreSQL database at ``dsn`` (``postgresql://...``);
@@ -40,6 +67,21 @@ class PostgresStorage(SqlStorage):
 
     def _begin_write(self, cur: Any) -> None:
         """psycopg opens the transaction with the first statement."""
+
+    def take_ensembles(
+        self, identity: str, now: float, requester: str, limit: int = 255
+    ) -> list[bytes]:
+        conn = self._conn("auto", lambda: psycopg.connect(self.dsn, autocommit=True))
+        params = {
+            "identity": identity,
+            "now_int": int(now),
+            "now": now,
+            "requester": requester,
+            "limit": limit,
+        }
+        rows = conn.execute(_TAKE, params).fetchall()
+        rows.sort(key=lambda row: row[0])
+        return [bytes(cp) + bytes(pp) + bytes(body) for _tag, cp, pp, body in rows]
 
     def _lock_identity(self, cur: Any, identity: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (identity,))

@@ -91,11 +91,13 @@ class SqlStorage(PrekeyStorage):
             " (identity, instance_tag) WHERE delivered_at IS NULL",
         ]
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
+    def _conn(self, kind: str = "conn", connect: Callable[[], Any] | None = None) -> Any:
+        """This thread's connection of ``kind`` (made by ``connect``, default
+        :meth:`_connect`); every connection is closed by :meth:`close`."""
+        conn = getattr(self._local, kind, None)
         if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
+            conn = (connect or self._connect)()
+            setattr(self._local, kind, conn)
             with self._lock:
                 self._connections.append(conn)
         return conn
