@@ -23,6 +23,8 @@ def test_file_roundtrip_one_use_and_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = PrekeySecretStore(path)
     assert len(again) == 3
+    peeked = again.prekey(secrets[1].identifier)
+    assert peeked is not None and len(again) == 3
     got = again.take_prekey(secrets[1].identifier)
     assert got is not None
     assert got.public() == secrets[1].public()

@@ -1,8 +1,10 @@
 """The prekey server over XMPP (otr.prekey.xmpp), end to end through a real
 Prosody (Debian's 0.12) started for the test on 127.0.0.1 in a temporary
 folder: the component registers, Bob discovers it, checks its fingerprint,
-publishes and goes offline; Alice retrieves his ensemble; Bob, back online,
-finds the prekey's secrets in his store.
+publishes and goes offline; Alice retrieves his ensemble and sends him a
+Non-Interactive-Auth message, which Prosody stores; Bob, back online, reads
+it, finds the prekey's secrets in his store (used once) and derives the same
+keys as Alice.
 
 Prosody comes from :mod:`services.prosody_prekey`.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,9 @@ from otr.prekey import client as pc
 from otr.prekey.server import PrekeyServer, ServerSettings
 from otr.prekey.storage.sqlite import SqliteStorage
 from otr.prekey.xmpp import FEATURE, PrekeyComponent, XmppPrekeyTransport, discover
+from otr.v4 import xzdh
+from otr.wire.envelope import decode_otr_message, encode_otr_message
+from otr.wire.v4.non_interactive import NonInteractiveAuth
 from prekey_util import make_client, make_party
 from services.prosody_prekey import COMPONENT, DOMAIN, SECRET, Prosody
 from services.prosody_prekey import prosody as prosody
@@ -74,15 +80,52 @@ def test_publish_offline_retrieve_through_prosody(
         alice = make_client(alice_party, 4)
         (got,) = await XmppPrekeyTransport(alice_xmpp, COMPONENT, alice).retrieve(f"bob@{DOMAIN}")
         assert isinstance(got, pc.EnsemblesReceived) and len(got.ensembles) == 1
-        pm = got.ensembles[0].prekey_message
+        # Alice starts the offline conversation: a Non-Interactive-Auth message
+        start = xzdh.alice_start(
+            got.ensembles[0],
+            our_profile=alice_party.client_profile,
+            our_keypair=alice_party.keypair,
+            our_id=alice_party.identity,
+            their_id=bob_party.identity,
+            rng=os.urandom,
+        )
+        alice_xmpp.send_message(
+            mto=f"bob@{DOMAIN}", mbody=encode_otr_message(start.message.encode()), mtype="chat"
+        )
+        await asyncio.sleep(0.5)
         alice_xmpp.disconnect()
         await alice_xmpp.disconnected
 
-        # Bob, back online, has the secrets of exactly that prekey, once
-        secrets = bob.store.take_prekey(pm.identifier)
-        assert secrets is not None and secrets.public() == pm
-        assert bob.store.take_prekey(pm.identifier) is None
+        # Bob comes back online and reads it from his offline storage
+        bob_xmpp = _client("bob")
+        inbox: asyncio.Queue[str] = asyncio.Queue()
+        bob_xmpp.add_event_handler(
+            "message", lambda m: m["body"].startswith("?OTR:") and inbox.put_nowait(m["body"])
+        )
+        await _online(bob_xmpp, prosody.c2s_port)
+        bob_xmpp.send_presence()
+        message = NonInteractiveAuth.decode(
+            decode_otr_message(await asyncio.wait_for(inbox.get(), 20))
+        )
+        secrets = bob.store.prekey(message.prekey_identifier)
+        assert secrets is not None
+        keys = xzdh.bob_receive(
+            message,
+            prekey=secrets,
+            our_profile=bob_party.client_profile,
+            our_prekey_profile=bob_party.prekey_profile,
+            our_keypair=bob_party.keypair,
+            shared_prekey=bob_party.shared,
+            now=time.time(),
+            our_id=bob_party.identity,
+            their_id=alice_party.identity,
+        )
+        assert keys == start.keys  # the same K, SSID, root and chain keys on both sides
+        assert bob.store.take_prekey(message.prekey_identifier) is not None  # used once
+        assert bob.store.prekey(message.prekey_identifier) is None
         assert server.storage.count_prekeys(f"bob@{DOMAIN}", 0x1234) == 4
+        bob_xmpp.disconnect()
+        await bob_xmpp.disconnected
         component.disconnect()
         await component.disconnected
         component.shutdown()

@@ -4,7 +4,8 @@ the prekey tests (module-scoped fixture :func:`prosody`).
 Minimal on purpose: 127.0.0.1 only, free ports, a temporary folder for data,
 pid file and log, c2s and component ports (no s2s, no TLS, plaintext SASL for
 this local server), the accounts ``alice`` and ``bob`` on :data:`DOMAIN` with
-password ``pw``, and the component :data:`COMPONENT` with :data:`SECRET`.
+password ``pw`` (offline messages are stored), and the component
+:data:`COMPONENT` with :data:`SECRET`.
 ``run_as_root`` lets it run as root (the test machines' user).  ``./run``
 installs the Debian package ``prosody``; without it the tests are skipped.
 """
@@ -94,7 +95,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 run_as_root = true
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "offline" }}
 modules_disabled = {{ "s2s"; "tls" }}
 VirtualHost "{DOMAIN}"
 Component "{COMPONENT}"

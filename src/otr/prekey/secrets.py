@@ -128,6 +128,12 @@ class PrekeySecretStore:
     def has_prekey(self, identifier: int) -> bool:
         return identifier in self._prekeys
 
+    def prekey(self, identifier: int) -> PrekeyMessageSecrets | None:
+        """The secrets of prekey ``identifier``, kept (verify the message that
+        names it first, then :meth:`take_prekey`)."""
+        entry = self._prekeys.get(identifier)
+        return None if entry is None else entry.secrets()
+
     def take_prekey(self, identifier: int) -> PrekeyMessageSecrets | None:
         """The secrets of prekey ``identifier``, removed from the store (one use)."""
         entry = self._prekeys.pop(identifier, None)
