@@ -17,7 +17,9 @@
 
 The PostgreSQL cluster and Prosody are throw-away servers from
 ``tests/services``; each figure is the best of a few runs (the machine is
-shared), the median is printed beside it.
+shared), the median is printed beside it, and the load average before the
+run is printed first: with other work on the machine the two-process figure
+cannot show more than the idle cores allow.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from multiprocessing import Queue
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,37 +126,40 @@ def retrieval_run(location: str, count: int, offset: int = 0) -> float:
     return elapsed
 
 
-def _worker(location: str, count: int, offset: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    start = queue.get()  # wait for the start signal
-    del start
-    t0 = time.perf_counter()
+def _worker(location: str, count: int, offset: int, ready: Queue, go: Queue) -> None:  # type: ignore[type-arg]
     storage = open_storage(location)
     server = PrekeyServer(storage, ServerSettings(SERVER_ID, limits=UNLIMITED), os.urandom)
     work = queries(count, offset)
-    t0 = time.perf_counter()
+    server.handle(*queries(1, offset + count)[0], NOW)  # connect and warm up
+    ready.put(1)
+    go.get()
     for sender, text in work:
         server.handle(sender, text, NOW)
-    queue.put(time.perf_counter() - t0)
+    ready.put(2)
     storage.close()
 
 
 def processes_run(location: str, procs: int, count: int) -> float:
-    """Retrievals per second with ``procs`` server processes sharing ``location``."""
+    """Retrievals per second with ``procs`` server processes sharing ``location``
+    (each prepared and connected before the clock starts)."""
     ctx = multiprocessing.get_context("spawn")
-    starts = [ctx.Queue() for _ in range(procs)]
+    ready, go = ctx.Queue(), ctx.Queue()
     workers = [
-        ctx.Process(target=_worker, args=(location, count, i * count, starts[i]))
+        ctx.Process(target=_worker, args=(location, count, i * (count + 1), ready, go))
         for i in range(procs)
     ]
     for w in workers:
         w.start()
-    time.sleep(2.0)  # let them import
+    for _ in workers:
+        ready.get(timeout=120)
     t0 = time.perf_counter()
-    for q in starts:
-        q.put(1)
+    for _ in workers:
+        go.put(1)
+    for _ in workers:
+        ready.get(timeout=600)
+    wall = time.perf_counter() - t0
     for w in workers:
         w.join()
-    wall = time.perf_counter() - t0
     return procs * count / wall
 
 
@@ -168,11 +174,13 @@ def timed(fn: Callable[[], float], runs: int) -> tuple[float, float]:
 
 def core_benches(args: argparse.Namespace, location_factory: Callable[[], str], label: str) -> None:
     n = args.retrievals
-    location = location_factory()
-    storage = open_storage(location)
-    seed(storage, per_target=(n * 4) // TARGETS + 2)
-    storage.close()
-    rates = [n / retrieval_run(location, n, i * n) for i in range(3)]
+    rates = []
+    for _ in range(3):  # a fresh, equally full store for every run
+        location = location_factory()
+        storage = open_storage(location)
+        seed(storage, per_target=n // TARGETS + 2)
+        storage.close()
+        rates.append(n / retrieval_run(location, n))
     report(
         f"retrievals/s through the core ({label})",
         max(rates),
@@ -198,14 +206,18 @@ def postgres_benches(args: argparse.Namespace) -> None:
             ):
                 core_benches(args, lambda s=suffix: fresh_database(dsn) + s, label)  # type: ignore[misc]
                 n = args.retrievals // 2
-                location = fresh_database(dsn) + suffix
-                storage = open_storage(location)
-                seed(storage, per_target=(4 * n * 2) // TARGETS + 2)
-                storage.close()
+
+                def seeded(procs: int, suffix: str = suffix, n: int = n) -> str:
+                    location = fresh_database(dsn) + suffix
+                    storage = open_storage(location)
+                    seed(storage, per_target=(procs * (n + 1)) // TARGETS + 2)
+                    storage.close()
+                    return location
+
                 one, two = [], []
-                for _ in range(2):
-                    one.append(processes_run(location, 1, n))
-                    two.append(processes_run(location, 2, n))
+                for _ in range(2):  # a fresh, equally full database for every run
+                    one.append(processes_run(seeded(1), 1, n))
+                    two.append(processes_run(seeded(2), 2, n))
                 report(f"{label}, 1 server process", max(one), "/s", "-")
                 report(f"{label}, 2 server processes", max(two), "/s", "-")
                 report(f"{label}: 2 processes / 1 process", max(two) / max(one), "x", ">= 1.6x")
@@ -309,6 +321,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-prosody", action="store_true")
     args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as d:
         counter = iter(range(1000))
         core_benches(args, lambda: str(Path(d) / f"p{next(counter)}.db"), "SQLite")
