@@ -379,3 +379,10 @@ def test_is_retrieval_routing_hint() -> None:
     assert is_retrieval(query)
     assert not is_retrieval(make_client(BOB, 3).request_storage_status()[0])
     assert not is_retrieval("?OTRP|1|2|3,1,2,AAQQ,")
+
+
+def test_oversized_raw_text_dropped_before_parsing(db: Path) -> None:
+    server = _server(db, max_message_chars=1000)
+    assert server.handle(BOB_JID, "?OTRP|1|2|0,1,2," + "A" * 2000 + ",", NOW) == []
+    assert server.handle(BOB_JID, "A" * 5000 + ".", NOW) == []
+    server.storage.close()

@@ -161,6 +161,8 @@ class PrekeyServer:
     def handle(self, sender: str, text: str, now: float) -> list[str]:
         """Process one message body from ``sender``; return the reply bodies."""
         self.expire(now)
+        if len(text) > self.settings.max_message_chars:
+            return []
         try:
             if is_fragment(text):
                 frag = parse_fragment(text)

@@ -6,7 +6,11 @@ and its own transaction): a CTE picks the unexpired profiles of the identity
 and, per instance tag, one undelivered Prekey Message ``FOR UPDATE SKIP
 LOCKED``, and the UPDATE marks those delivered ``RETURNING`` the ensembles.
 Concurrent retrievals lock different rows and never wait for or hand out the
-same Prekey Message.
+same Prekey Message.  A popped row's old version stays in the partial index
+of undelivered rows until (auto)vacuum removes it; index scans skip such
+entries once they are dead to every snapshot, so an identity drained at a
+high rate costs a little more per pop between vacuums.
+
 Publications take a transaction-scoped advisory lock on the identity, so the
 per-identity caps (read, then write) hold under concurrency.  Every
 transaction runs at READ COMMITTED; with the server's default
@@ -14,7 +18,8 @@ transaction runs at READ COMMITTED; with the server's default
 ever undone, not even by a power loss), at the disk's fsync rate (shared by
 concurrent transactions: group commit).  A DSN with
 ``?options=-c%20synchronous_commit%3Doff`` trades that for throughput with
-the same window as SQLite's default (see :mod:`.sqlite`)."""
+the same window as SQLite's default (see :mod:`.sqlite`).
+"""
 
 from __future__ import annotations
 
