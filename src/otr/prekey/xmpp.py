@@ -110,7 +110,15 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
         future = asyncio.get_running_loop().run_in_executor(
             self._worker, self.prekey_server.handle, str(sender), body, self._now()
         )
-        future.add_done_callback(lambda done: self._send(sender, mtype, done.result()))
+        future.add_done_callback(lambda done: self._finish(sender, mtype, done))
+
+    def _finish(self, to: JID, mtype: MessageType, done: asyncio.Future[list[str]]) -> None:
+        try:
+            replies = done.result()
+        except Exception:  # a local failure (e.g. the database is down), not the peer's
+            _log.exception("the prekey server failed on a message")
+            return
+        self._send(to, mtype, replies)
 
     def _send(self, to: JID, mtype: MessageType, replies: list[str]) -> None:
         for reply in replies:
