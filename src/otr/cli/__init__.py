@@ -1,5 +1,5 @@
 """The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``,
-``otr inspect``, ``otr forge ...``, ``otr chat``; ``otr --version``."""
+``otr inspect``, ``otr forge ...``, ``otr chat``, ``otr prekey-server``; ``otr --version``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ _COMMANDS = {
     "inspect": ("inspect", "decode OTR wire text or a transcript, decrypt it with keys"),
     "forge": ("forge", "deniability: session keys, read, modify and re-MAC Data Messages"),
     "chat": ("chat", "a terminal OTR chat over XMPP"),
+    "prekey-server": ("prekey_server", "run the OTRv4 prekey server as an XMPP component"),
 }
 
 
