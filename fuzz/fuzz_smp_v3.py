@@ -10,8 +10,6 @@ and answers with an SMP abort TLV; only a genuine final message succeeds.
 
 from __future__ import annotations
 
-import copy
-
 import scenarios
 
 from otr import events as ev
@@ -29,7 +27,7 @@ def one_input(data: bytes) -> None:
     if len(data) < 2:
         return
     run = scenarios.smp_run()
-    smp = copy.deepcopy(run.states[STATES[data[0] % len(STATES)]])
+    smp = scenarios.fork_smp(run.states[STATES[data[0] % len(STATES)]])
     step = smp.receive(Tlv(data[1] % 8, data[2 : 2 + tlv.MAX_TLV_VALUE]))
     assert isinstance(smp.state, SmpState)
     tlv.encode_tlvs(step.tlvs)

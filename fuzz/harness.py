@@ -37,9 +37,10 @@ from types import ModuleType
 
 FUZZ_DIR = Path(__file__).resolve().parent
 REPO = FUZZ_DIR.parent
-CORPUS_DIR = FUZZ_DIR / ".corpus"
-"""Where :mod:`seeds` writes our seed corpora and libFuzzer adds what it finds (ignored
-by git: regenerated deterministically)."""
+CORPUS_DIR = Path(os.environ.get("OTR_FUZZ_WORKDIR") or FUZZ_DIR / ".corpus")
+"""Where :mod:`seeds` writes our seed corpora and libFuzzer adds what it finds
+($OTR_FUZZ_WORKDIR, else fuzz/.corpus, ignored by git: seeds are regenerated
+deterministically)."""
 CRASH_DIR = FUZZ_DIR / ".crashes"
 
 
