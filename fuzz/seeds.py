@@ -128,6 +128,8 @@ def build() -> dict[str, list[bytes]]:
         "fragment": [f.encode() for f in fragments] + sequences,
         "tlv": tlv_seeds,
         "wire_v3": binaries,
+        "datacrypt": [b"\0" + b for b in binaries if b[2] == 3]
+        + [b"\1" + bytes((11, 3)) + bytes(range(40))],
         "smp_v3": smp_seeds,
         "conversation": conv,
         "client_profile": client_profiles,

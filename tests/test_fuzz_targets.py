@@ -33,6 +33,7 @@ def test_the_targets_the_brief_lists_exist() -> None:
     assert {
         "envelope",
         "base64",
+        "datacrypt",
         "fragment",
         "wire_v3",
         "tlv",
