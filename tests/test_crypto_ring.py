@@ -19,6 +19,7 @@ from otr.crypto.ed448 import G, Point, Q
 from otr.crypto.ring import RingSignature
 from otr.errors import DecodeError, InvalidGroupElement
 from otr.v4.keys import ECDHKeyPair, Ed448KeyPair
+from otr4j_transcripts import load_transcripts
 
 OWN = json.loads((Path(__file__).parent / "vectors" / "otrv4_ring_signatures.json").read_text())
 LIBOTR_NG = json.loads((SPEC_VECTORS / "otrv4-libotr-ng-kat.json").read_text())["vectors"]
@@ -206,3 +207,80 @@ def test_libotr_ng_prekey_server_signature_verifies_only_with_its_conventions() 
     assert not ring.rvrf(keys, sigma, m, scheme=ring.PREKEY_SERVER)
     raw_m = ring.RingScheme(kdf.PREKEY_SERVER_DOMAIN, kdf.PS_USAGE_AUTH, message_as_data=False)
     assert not ring.rvrf(keys, sigma, m, scheme=raw_m)
+
+
+# --- otr4j's ring signatures (the transcripts' Auth-R and Auth-I) ----------------------------
+
+
+def _otr4j_ring_cases() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    cases = []
+    for t in load_transcripts():
+        dake = t["dake"]
+        if "auth_i" in dake:
+            cases.append((t["id"], "auth_r", t, dake["auth_r_sender"]["ring_signature"]))
+            cases.append((t["id"], "auth_i", t, dake["auth_i"]))
+    return cases
+
+
+def _sigma(rec: dict[str, Any]) -> RingSignature:
+    return RingSignature(
+        *(
+            int.from_bytes(bytes.fromhex(rec["sigma"][n]), "little")
+            for n in ("c1", "r1", "c2", "r2", "c3", "r3")
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("tid", "which", "t", "rec"), _otr4j_ring_cases(), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_otr4j_ring_signatures(
+    tid: str, which: str, t: dict[str, Any], rec: dict[str, Any]
+) -> None:
+    """RVrf accepts otr4j's sigma; RSig with otr4j's seven draws gives the same sigma
+    (ERRATA D.1 B.4: rings {F_b, H_a, Y} for Auth-R and {H_b, F_a, X} for Auth-I)."""
+    parties = t["parties"]
+    dake = t["dake"]
+    bob, alice = dake["identity_sender"]["party"], dake["auth_r_sender"]["party"]
+
+    def point(h: str) -> Point:
+        return ed448.decode_point(bytes.fromhex(h))
+
+    y = point(dake["identity_sender_secrets"]["y"]["public"])
+    x = point(dake["auth_r_sender"]["x"]["public"])
+    if which == "auth_r":
+        signer_party, signer_index = alice, 1
+        keys = [
+            point(parties[bob]["forging"]["public"]),
+            point(parties[alice]["long_term"]["public"]),
+            y,
+        ]
+    else:
+        signer_party, signer_index = bob, 0
+        keys = [
+            point(parties[bob]["long_term"]["public"]),
+            point(parties[alice]["forging"]["public"]),
+            x,
+        ]
+    message = bytes.fromhex(rec["t"])
+    assert len(message) == rec["t_length"] == 1083
+    sigma = _sigma(rec)
+    assert ring.rvrf(keys, sigma, message)
+    assert not ring.rvrf(keys, sigma, message[:-1] + bytes([message[-1] ^ 1]))
+    signer = Ed448KeyPair.from_symmetric_key(
+        bytes.fromhex(parties[signer_party]["long_term"]["symmetric_key"])
+    )
+    draws = [
+        bytes.fromhex(d["bytes"])
+        for d in t["random_draws"][signer_party]
+        if "ringSign" in d["site"] and d["step"] == _ring_step(t, signer_party)
+    ]
+    assert len(draws) == 7
+    it = iter(draws)
+    again = ring.rsig(signer.secret, keys[signer_index], keys, message, lambda n: next(it))
+    assert again == sigma
+
+
+def _ring_step(t: dict[str, Any], party: str) -> int:
+    steps = {d["step"] for d in t["random_draws"][party] if "ringSign" in d["site"]}
+    return min(steps)

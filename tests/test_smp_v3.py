@@ -21,41 +21,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import smp_util
 from otr.crypto import modp
 from otr.errors import LocalProtocolError
 from otr.events import (
     SmpAborted,
     SmpCheated,
     SmpFailed,
-    SmpInProgress,
     SmpRequested,
     SmpSucceeded,
     Tlv,
 )
 from otr.smp.v3 import (
-    PROGRESS_AFTER_SMP2,
     RANDOM_EXPONENT_BYTES,
     Smp,
-    SmpState,
     SmpStep,
     smp_hash,
     smp_secret,
 )
 from otr.wire.buffer import Reader
+from smp_util import ABORT, E1, E2, E3, assert_cheated, assert_out_of_order, only
 
 P = int(modp.P)
 Q = int(modp.Q)
 FP_A = bytes(range(1, 21))
 FP_B = bytes(range(101, 121))
 SSID = bytes.fromhex("0102030405060708")
-E1, E2, E3, E4 = (
-    SmpState.SMPSTATE_EXPECT1,
-    SmpState.SMPSTATE_EXPECT2,
-    SmpState.SMPSTATE_EXPECT3,
-    SmpState.SMPSTATE_EXPECT4,
-)
 SMP1, SMP2, SMP3, SMP4, SMP_ABORT, SMP1Q = 2, 3, 4, 5, 6, 7
-ABORT = Tlv(SMP_ABORT)
 MPI_COUNTS = {SMP1: 6, SMP2: 11, SMP3: 8, SMP4: 3}
 SLOW = settings(max_examples=8, deadline=None)
 FAST = settings(deadline=None)
@@ -74,37 +66,15 @@ def bob(rng: Callable[[int], bytes] = os.urandom) -> Smp:
     return Smp(FP_B, FP_A, SSID, rng)
 
 
-def only(step: SmpStep, tlv_type: int) -> Tlv:
-    assert len(step.tlvs) == 1 and step.tlvs[0].type == tlv_type, step
-    return step.tlvs[0]
+V3 = smp_util.Version(alice, bob, lambda q: SMP1 if q is None else SMP1Q, lambda q: q)
 
 
 def run_smp(a: Smp, b: Smp, sa: bytes, sb: bytes, question: str | None = None) -> list[SmpStep]:
-    """A full exchange, checking every state and event on the way."""
-    s1 = a.start(sa, question)
-    assert s1.events == () and a.state is E2
-    m1 = only(s1, SMP1 if question is None else SMP1Q)
-    r1 = b.receive(m1)
-    assert r1 == SmpStep((), (SmpRequested(question),))
-    assert b.state is E1 and b.request_pending and b.received_question is (question is not None)
-    s2 = b.respond(sb)
-    assert s2.events == () and b.state is E3
-    s3 = a.receive(only(s2, SMP2))
-    assert s3.events == (SmpInProgress(PROGRESS_AFTER_SMP2),) and a.state is E4
-    s4 = b.receive(only(s3, SMP3))
-    s5 = a.receive(only(s4, SMP4))
-    assert s5.tlvs == ()
-    result = SmpSucceeded() if sa == sb else SmpFailed()
-    assert s4.events == (result,) and s5.events == (result,)
-    assert a.state is E1 and b.state is E1 and not a.request_pending and not b.request_pending
-    return [s1, r1, s2, s3, s4, s5]
+    return smp_util.run_smp(V3, a, b, sa, sb, question)
 
 
 def succeeds_afterwards(smp: Smp, is_alice: bool) -> None:
-    """The machine is usable again: a fresh exchange with a new peer object succeeds,
-    with ``smp`` as initiator."""
-    partner = bob() if is_alice else alice()
-    run_smp(smp, partner, b"again", b"again", "fresh?")
+    smp_util.succeeds_afterwards(V3, smp, is_alice)
 
 
 def parse_mpis(value: bytes) -> list[int]:
@@ -133,18 +103,6 @@ def spec_hash(version: int, a: int, b: int | None = None) -> int:
 
 def pw(b: int, e: int) -> int:
     return int(gmpy2.powmod(b, e, P))
-
-
-def assert_cheated(step: SmpStep, smp: Smp) -> str:
-    assert step.tlvs == (ABORT,), step
-    assert len(step.events) == 1 and isinstance(step.events[0], SmpCheated), step
-    assert smp.state is E1 and not smp.request_pending
-    return step.events[0].reason
-
-
-def assert_out_of_order(step: SmpStep, smp: Smp) -> None:
-    assert step == SmpStep((ABORT,), (SmpAborted(by_peer=False),))
-    assert smp.state is E1 and not smp.request_pending
 
 
 # --------------------------------------------------------------------------------------
@@ -491,37 +449,14 @@ def test_other_tlv_types_are_ignored(transcript: Transcript) -> None:
 # Aborts, restarts, simultaneous starts, API misuse
 
 
-def advance(stage: int) -> tuple[Smp, Smp]:
-    """Alice and Bob after ``stage`` steps: 0 Alice sent message 1, 1 Bob got it, 2 Bob
-    answered (message 2), 3 Alice sent message 3."""
-    a, b = alice(), bob()
-    m = a.start(b"s").tlvs[0]
-    if stage >= 1:
-        b.receive(m)
-    if stage >= 2:
-        m = b.respond(b"s").tlvs[0]
-    if stage >= 3:
-        a.receive(m)
-    return a, b
-
-
 @pytest.mark.parametrize("stage", [0, 1, 2, 3])
 @pytest.mark.parametrize("aborter", ["alice", "bob"])
 def test_abort_mid_way(stage: int, aborter: str) -> None:
-    a, b = advance(stage)
-    me, other = (a, b) if aborter == "alice" else (b, a)
-    assert me.abort() == SmpStep((ABORT,))
-    assert me.state is E1 and not me.request_pending
-    assert other.receive(ABORT) == SmpStep((), (SmpAborted(by_peer=True),))
-    assert other.state is E1 and not other.request_pending
-    run_smp(a, b, b"t", b"t")
-    run_smp(b, a, b"u", b"v")
+    smp_util.check_abort_mid_way(V3, stage, aborter)
 
 
 def test_abort_when_idle_still_sends_tlv6() -> None:
-    a = alice()
-    assert a.abort() == SmpStep((ABORT,)) and a.state is E1
-    assert a.receive(ABORT).events == (SmpAborted(by_peer=True),)
+    smp_util.check_abort_when_idle(V3)
 
 
 def test_restart_before_the_peer_answers() -> None:
@@ -538,30 +473,18 @@ def test_restart_before_the_peer_answers() -> None:
 @pytest.mark.parametrize("stage", [0, 1, 2, 3])
 def test_restart_in_every_state(stage: int) -> None:
     for who in range(2):
-        smp = advance(stage)[who]
+        smp = smp_util.advance(V3, stage)[who]
         step = smp.start(b"new")
         assert [t.type for t in step.tlvs] == [SMP1] and step.events == ()
         assert smp.state is E2
 
 
 def test_simultaneous_start() -> None:
-    a, b = alice(), bob()
-    ma, mb = a.start(b"x").tlvs[0], b.start(b"x").tlvs[0]
-    ra, rb = a.receive(mb), b.receive(ma)
-    assert_out_of_order(ra, a)
-    assert_out_of_order(rb, b)
-    assert a.receive(rb.tlvs[0]).events == (SmpAborted(by_peer=True),)
-    assert b.receive(ra.tlvs[0]).events == (SmpAborted(by_peer=True),)
-    run_smp(a, b, b"y", b"y")
+    smp_util.check_simultaneous_start(V3)
 
 
 def test_new_request_replaces_a_pending_one() -> None:
-    a1, a2, b = alice(), alice(), bob()
-    b.receive(a1.start(b"one").tlvs[0])
-    assert b.receive(a2.start(b"two", "?").tlvs[0]).events == (SmpRequested("?"),)
-    assert b.received_question is True
-    s3 = a2.receive(b.respond(b"two").tlvs[0])
-    assert b.receive(s3.tlvs[0]).events == (SmpSucceeded(),)
+    smp_util.check_new_request_replaces_a_pending_one(V3)
 
 
 def test_api_misuse() -> None:
@@ -582,10 +505,7 @@ def test_api_misuse() -> None:
 
 
 def test_reset_forgets_the_exchange() -> None:
-    a, b = alice(), bob()
-    b.receive(a.start(b"s").tlvs[0])
-    a.reset()
-    b.reset()
-    assert a.state is E1 and not b.request_pending
+    smp_util.check_reset_forgets_the_exchange(V3)
+    b = bob()
     with pytest.raises(LocalProtocolError):
         b.respond(b"s")

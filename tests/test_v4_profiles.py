@@ -30,11 +30,13 @@ from otr.v4.profiles import (
 )
 from otr.wire.buffer import Reader, Writer, encode_data
 from otr.wire.v4 import types as wt
+from otr4j_transcripts import load_transcripts
 
 VECTORS = Path(__file__).parent / "vectors"
 OWN_CLIENT = json.loads((VECTORS / "otrv4_client_profiles.json").read_text())
 OWN_PREKEY = json.loads((VECTORS / "otrv4_prekey_profiles.json").read_text())
 LIBOTR_NG = json.loads((SPEC_VECTORS / "otrv4-libotr-ng-kat.json").read_text())["vectors"]
+TRANSCRIPTS = load_transcripts()
 
 
 GEN = load_v4_generator()
@@ -91,7 +93,12 @@ def assemble(
     signature: bytes | None = None,
 ) -> bytes:
     body = (len(fields) if count is None else count).to_bytes(4, "big") + b"".join(fields)
-    return body + (signer.sign(body) if signature is None else signature)
+    return body + (signer.sign(canonical(fields)) if signature is None else signature)
+
+
+def canonical(fields: list[bytes]) -> bytes:
+    """What otr4j signs (ERRATA D.2): the fields sorted by type, without the count."""
+    return b"".join(sorted(fields, key=lambda f: f[:2]))
 
 
 def reason_of_decode(data: bytes) -> ProfileRejection:
@@ -137,7 +144,9 @@ def test_signature_verifies_with_cryptography() -> None:
     p = build_client_profile(H, F, TAG, "4", EXP)
     data = p.encode()
     assert len(p.signature) == 114 and data.endswith(p.signature)
-    Ed448PublicKey.from_public_bytes(H.public_bytes).verify(p.signature, data[:-114])
+    # otr4j's form: the fields without the 4-byte count (ERRATA D.2)
+    Ed448PublicKey.from_public_bytes(H.public_bytes).verify(p.signature, data[4:-114])
+    assert p.signed_message == data[4:-114]
     pp = build_prekey_profile(H, TAG, EXP, F)
     Ed448PublicKey.from_public_bytes(H.public_bytes).verify(pp.signature, pp.encode()[:-114])
 
@@ -184,7 +193,20 @@ def test_field_order_is_preserved() -> None:
     data = assemble(fields)
     q = ClientProfile.decode(data)
     assert q.encode() == data
+    assert q.signed_message == canonical(fields) != b"".join(fields)
     q.validate(NOW)
+
+
+def test_signature_forms_otr4j_does_not_make_are_rejected() -> None:
+    fields = standard()
+    body = (5).to_bytes(4, "big") + b"".join(fields)
+    # libotr-ng's form: the count included
+    assert reason_of_validate(body + H.sign(body)) is ProfileRejection.SIGNATURE_INVALID
+    # wire order instead of canonical order
+    fields.reverse()
+    body = (5).to_bytes(4, "big") + b"".join(fields)
+    data = body + H.sign(b"".join(fields))
+    assert reason_of_validate(data) is ProfileRejection.SIGNATURE_INVALID
 
 
 @given(
@@ -208,6 +230,50 @@ def test_builder_refuses_invalid_input() -> None:
         build_client_profile(H, F, TAG, "234", EXP)
     with pytest.raises(ValueError):
         build_prekey_profile(H, 0, EXP, F)
+
+
+# --- Client Profile: otr4j's profiles (the transcripts) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("transcript", "party"),
+    [(t, p) for t in TRANSCRIPTS for p in ("alice", "bob")],
+    ids=lambda x: x["id"] if isinstance(x, dict) else x,
+)
+def test_otr4j_client_profiles(transcript: dict[str, Any], party: str) -> None:
+    who = transcript["parties"][party]
+    data = bytes.fromhex(who["client_profile"])
+    profile = ClientProfile.decode(data)
+    assert profile.encode() == data
+    profile.validate(transcript["now_unix"], sender_instance_tag=who["instance_tag"])
+    assert profile.instance_tag == who["instance_tag"]
+    assert profile.expiration == who["client_profile_expiration"]
+    assert profile.public_key.encode().hex() == who["long_term"]["public"]
+    assert profile.forging_key.encode().hex() == who["forging"]["public"]
+    assert profile.fingerprint().hex() == who["fingerprint"]
+    h = Ed448KeyPair.from_symmetric_key(bytes.fromhex(who["long_term"]["symmetric_key"]))
+    assert h.public == profile.public_key
+    assert h.secret == int.from_bytes(bytes.fromhex(who["long_term"]["secret_scalar"]), "little")
+    with pytest.raises(ProfileError) as info:
+        profile.validate(who["client_profile_expiration"])
+    assert info.value.reason is ProfileRejection.EXPIRED
+    dsa = who.get("dsa")
+    if dsa is not None and dsa["in_profile"]:
+        assert profile.supported_versions == {3, 4}
+        assert profile.dsa_public_key is not None
+        assert profile.dsa_public_key.y == int(dsa["y"], 16)
+        assert profile.verify_transitional_signature()
+    else:
+        assert profile.supported_versions == {4}
+        assert profile.dsa_public_key is None and profile.transitional_signature is None
+    # Ours, rebuilt from the same keys and fields, is byte-identical when no DSA
+    # signature (whose nonce otr4j did not record) is involved.
+    if profile.transitional_signature is None:
+        forging = ForgingKey(profile.forging_key).public
+        rebuilt = build_client_profile(
+            h, forging, profile.instance_tag, profile.versions, profile.expiration
+        )
+        assert rebuilt.encode() == data
 
 
 # --- Client Profile: every rejection reason -----------------------------------------------
@@ -307,14 +373,23 @@ def test_reason_expired() -> None:
         (b"", ProfileRejection.VERSIONS_MISSING_V4),
         (b"3", ProfileRejection.VERSIONS_MISSING_V4),
         (b"2", ProfileRejection.VERSIONS_MISSING_V4),
-        (b"24", ProfileRejection.VERSIONS_INVALID),
-        (b"413", ProfileRejection.VERSIONS_INVALID),
+        (b"0", ProfileRejection.VERSIONS_MISSING_V4),
     ],
 )
 def test_reason_versions(versions: bytes, reason: ProfileRejection) -> None:
     fields = standard()
     fields[3] = f_versions(versions)
     assert reason_of_validate(assemble(fields)) is reason
+
+
+@pytest.mark.parametrize("versions", [b"24", b"413", b"04", b"49"])
+def test_versions_one_and_two_accepted_as_otr4j_does(versions: bytes) -> None:
+    # ERRATA D.1 B.17: otr4j skips '0' and unknown digits and does not reject 1/2.
+    fields = standard()
+    fields[3] = f_versions(versions)
+    profile = ClientProfile.decode(assemble(fields))
+    profile.validate(NOW)
+    assert profile.supported_versions == ({3, 4} if b"3" in versions else {4})
 
 
 def test_versions_other_characters_ignored() -> None:
@@ -331,7 +406,7 @@ def test_reason_public_key_invalid() -> None:
     mixed = H.public + T2
     body_fields = standard(public=mixed)
     body = (5).to_bytes(4, "big") + b"".join(body_fields)
-    sig = sign_with_torsion_key(H.secret, mixed.encode(), body)
+    sig = sign_with_torsion_key(H.secret, mixed.encode(), body[4:])
     assert reason_of_validate(body + sig) is ProfileRejection.PUBLIC_KEY_INVALID
     # Not a point at all: rejected while decoding.
     bad = standard()

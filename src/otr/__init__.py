@@ -1,13 +1,91 @@
 """otr: Off-the-Record messaging (OTRv3, OTRv2 and OTRv4) for Python.
 
 A sans-I/O core: :class:`Conversation` takes what arrived from the network and
-what the user typed, and returns ordered :mod:`otr.events`.
+what the user typed, and returns ordered :mod:`otr.events`.  The names below are
+the public API; submodules are importable for the codecs and primitives.
 """
 
 from __future__ import annotations
 
-from .errors import LocalProtocolError, OtrError
+from . import events
+from .conversation import Conversation, TrustStore
+from .crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
+from .errors import (
+    AuthenticationFailed,
+    DecodeError,
+    InvalidGroupElement,
+    LocalProtocolError,
+    OtrError,
+    RemoteProtocolError,
+)
+from .events import (
+    ErrorReceived,
+    Event,
+    ExtraSymmetricKey,
+    FingerprintChanged,
+    MessageForOtherInstance,
+    MessageNotSent,
+    MessageReceived,
+    MessageUnreadable,
+    NewFingerprint,
+    SendMessage,
+    SessionEnded,
+    SessionFinished,
+    SessionSecured,
+    SmpAborted,
+    SmpCheated,
+    SmpFailed,
+    SmpInProgress,
+    SmpRequested,
+    SmpSucceeded,
+    Tlv,
+    Trust,
+    UnencryptedReceived,
+    Warning,
+)
+from .instance import InstanceSession, MsgState, VersionProtocol
 from .policy import Policy, PolicyFlag
 
-__all__ = ["LocalProtocolError", "OtrError", "Policy", "PolicyFlag"]
+__all__ = [
+    "AuthenticationFailed",
+    "Conversation",
+    "DSAPrivateKey",
+    "DSAPublicKey",
+    "DecodeError",
+    "ErrorReceived",
+    "Event",
+    "ExtraSymmetricKey",
+    "FingerprintChanged",
+    "InstanceSession",
+    "InvalidGroupElement",
+    "LocalProtocolError",
+    "MessageForOtherInstance",
+    "MessageNotSent",
+    "MessageReceived",
+    "MessageUnreadable",
+    "MsgState",
+    "NewFingerprint",
+    "OtrError",
+    "Policy",
+    "PolicyFlag",
+    "RemoteProtocolError",
+    "SendMessage",
+    "SessionEnded",
+    "SessionFinished",
+    "SessionSecured",
+    "SmpAborted",
+    "SmpCheated",
+    "SmpFailed",
+    "SmpInProgress",
+    "SmpRequested",
+    "SmpSucceeded",
+    "Tlv",
+    "Trust",
+    "TrustStore",
+    "UnencryptedReceived",
+    "VersionProtocol",
+    "Warning",
+    "events",
+    "generate_dsa_key",
+]
 __version__ = "0.1.0"

@@ -24,6 +24,10 @@ is the prekey-server protocol's variant ("OTR-Prekey-Server", usage 0x11).
 libotr-ng's signatures (older usage table, 56-byte scalars, "divided by 4"
 r values - ERRATA C) do not verify under either scheme.
 
+Randomness is drawn as otr4j draws it: seven scalars t, c1, r1, c2, r2, c3,
+r3 (each ``ed448.random_scalar``), the signer's own c_i and r_i then replaced,
+so recorded draws reproduce otr4j's signatures byte for byte.
+
 Hash inputs and the order of the sigma components never depend on which key
 signed.  The branch on the signer's position is not constant-time (Python).
 """
@@ -159,14 +163,15 @@ def rsig(
     except ValueError:
         raise ValueError("the signer's public key is not in the ring") from None
     j, k = (n for n in range(3) if n != i)
-    # The spec's order for i = 1: t1, c2, c3, r2, r3.
+    # otr4j's draws (ERRATA D.1 B.4): all seven random scalars in the order
+    # t, c1, r1, c2, r2, c3, r3; the signer's own c_i and r_i are then
+    # overwritten.  Drawing the same bytes reproduces otr4j's sigma exactly.
     t_i = random_scalar(rng)
     c = [0, 0, 0]
     r = [0, 0, 0]
-    c[j] = random_scalar(rng)
-    c[k] = random_scalar(rng)
-    r[j] = random_scalar(rng)
-    r[k] = random_scalar(rng)
+    for n in range(3):
+        c[n] = random_scalar(rng)
+        r[n] = random_scalar(rng)
     ts: list[Point] = [G, G, G]
     ts[i] = G * t_i
     ts[j] = G * r[j] + keys[j] * c[j]

@@ -51,10 +51,9 @@ this is constant-time, which pure Python cannot offer anyway.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gmpy2
 from gmpy2 import mpz
@@ -67,12 +66,9 @@ from ..errors import (
     DecodeError,
     InvalidGroupElement,
     LocalProtocolError,
-    RemoteProtocolError,
 )
 from ..events import (
     Event,
-    SmpAborted,
-    SmpCheated,
     SmpFailed,
     SmpInProgress,
     SmpRequested,
@@ -80,7 +76,8 @@ from ..events import (
     Tlv,
 )
 from ..wire.buffer import Reader, encode_mpi
-from ..wire.tlv import MAX_TLV_VALUE, SMP1, SMP1Q, SMP2, SMP3, SMP4, SMP_ABORT
+from ..wire.tlv import MAX_TLV_VALUE, SMP1, SMP1Q, SMP2, SMP3, SMP4
+from .machine import SmpMachine, SmpState, SmpStep
 
 __all__ = [
     "PROGRESS_AFTER_SMP2",
@@ -107,29 +104,6 @@ _MSG3_LEN = 8
 _MSG4_LEN = 3
 _P_MINUS_2: Any = P - 2
 _HASH_BITS = 256
-
-
-class SmpState(enum.Enum):
-    """Spec "Expected Message": which SMP TLV is accepted next."""
-
-    SMPSTATE_EXPECT1 = 1
-    """Only SMP message 1 / 1Q (TLV 2 or 7); also the idle state."""
-    SMPSTATE_EXPECT2 = 2
-    """Only SMP message 2 (TLV 3)."""
-    SMPSTATE_EXPECT3 = 3
-    """Only SMP message 3 (TLV 4)."""
-    SMPSTATE_EXPECT4 = 4
-    """Only SMP message 4 (TLV 5)."""
-
-
-@dataclass(frozen=True)
-class SmpStep:
-    """The effect of one SMP call."""
-
-    tlvs: tuple[Tlv, ...] = ()
-    """TLVs to send to the peer, in one data message."""
-    events: tuple[Event, ...] = ()
-    """Events for the user, in order."""
 
 
 # --------------------------------------------------------------------------------------
@@ -277,47 +251,23 @@ class _Bob:
     Qb: Any = None
 
 
-class Smp:
+class Smp(SmpMachine[_Alice, _Bob]):
     """The SMP state machine of one private conversation (spec "The SMP state machine").
 
     ``our_fingerprint``/``their_fingerprint`` are the 20-byte fingerprints of the long-term
-    keys in use and ``ssid`` the 8-byte secure session id of the conversation.
+    keys in use and ``ssid`` the 8-byte secure session id of the conversation.  The
+    transitions shared with OTRv4 (abort, out-of-order messages, cheating) are
+    :class:`~otr.smp.machine.SmpMachine`'s.
     """
 
-    def __init__(
-        self,
-        our_fingerprint: bytes,
-        their_fingerprint: bytes,
-        ssid: bytes,
-        rng: Callable[[int], bytes],
-    ) -> None:
-        if len(our_fingerprint) != 20 or len(their_fingerprint) != 20 or len(ssid) != 8:
-            raise ValueError("SMP needs 20-byte fingerprints and an 8-byte ssid")
-        self._our_fp = bytes(our_fingerprint)
-        self._their_fp = bytes(their_fingerprint)
-        self._ssid = bytes(ssid)
-        self._rng = rng
-        self.state = SmpState.SMPSTATE_EXPECT1
-        self.received_question = False
-        """True if the last exchange was started by the peer with a question (SMP1Q).
-        libotr does not mark the peer's fingerprint as verified (nor unverified) on the
-        answering side of a question (``message.c``, ``received_question``)."""
-        self._alice: _Alice | None = None
-        self._bob: _Bob | None = None
+    EXPECTED: ClassVar[Mapping[int, SmpState]] = {
+        **SmpMachine.EXPECTED,
+        SMP1Q: SmpState.SMPSTATE_EXPECT1,
+    }
+    FINGERPRINT_BYTES: ClassVar[int] = 20
 
     # ----------------------------------------------------------------------------------
-    # Public API
-
-    @property
-    def request_pending(self) -> bool:
-        """A verified SMP message 1 is waiting for :meth:`respond`."""
-        return self._bob is not None and self.state is SmpState.SMPSTATE_EXPECT1
-
-    def reset(self) -> None:
-        """Back to SMPSTATE_EXPECT1, forgetting all secrets and partial computations."""
-        self.state = SmpState.SMPSTATE_EXPECT1
-        self._alice = None
-        self._bob = None
+    # Public API (request_pending, reset, abort and receive: SmpMachine)
 
     def start(self, secret: bytes, question: str | None = None) -> SmpStep:
         """Spec "User requests to begin SMP": send SMP message 1 (TLV 2), or 1Q (TLV 7)
@@ -384,44 +334,21 @@ class Smp:
         payload = _encode_mpis(g2b, c2, D2, g3b, c3, D3, Pb, Qb, cP, D5, D6)
         return SmpStep((Tlv(SMP2, payload),))
 
-    def abort(self) -> SmpStep:
-        """Spec "User requests to abort SMP": send TLV 6 in all cases, go to EXPECT1."""
-        self.reset()
-        return SmpStep((Tlv(SMP_ABORT),))
-
-    def receive(self, tlv: Tlv) -> SmpStep:
-        """Handle an SMP TLV (types 2-7) from the peer; never raises.  Other TLV types are
-        ignored (empty step)."""
+    def _handle(self, tlv: Tlv) -> SmpStep:
         t = tlv.type
-        if t == SMP_ABORT:
-            # Spec "SMP Abort Message": back to EXPECT1.
-            self.reset()
-            return SmpStep((), (SmpAborted(by_peer=True),))
-        expected = _EXPECTED_STATE.get(t)
-        if expected is None:
-            return SmpStep()
-        if self.state is not expected:
-            # Spec: "If smpstate is not SMPSTATE_EXPECTn: set smpstate to
-            # SMPSTATE_EXPECT1 and send a type 6 TLV (SMP abort)".
-            self.reset()
-            return SmpStep((Tlv(SMP_ABORT),), (SmpAborted(by_peer=False),))
-        try:
-            if t == SMP1:
-                return self._on_msg1(tlv.value, None)
-            if t == SMP1Q:
-                end = tlv.value.find(b"\x00")
-                if end < 0:
-                    raise DecodeError("malformed SMP message 1Q: question not NUL-terminated")
-                question = tlv.value[:end].decode("utf-8", errors="replace")
-                return self._on_msg1(tlv.value[end + 1 :], question)
-            if t == SMP2:
-                return self._on_msg2(tlv.value)
-            if t == SMP3:
-                return self._on_msg3(tlv.value)
-            return self._on_msg4(tlv.value)
-        except RemoteProtocolError as exc:
-            self.reset()
-            return SmpStep((Tlv(SMP_ABORT),), (SmpCheated(str(exc)),))
+        if t == SMP1:
+            return self._on_msg1(tlv.value, None)
+        if t == SMP1Q:
+            end = tlv.value.find(b"\x00")
+            if end < 0:
+                raise DecodeError("malformed SMP message 1Q: question not NUL-terminated")
+            question = tlv.value[:end].decode("utf-8", errors="replace")
+            return self._on_msg1(tlv.value[end + 1 :], question)
+        if t == SMP2:
+            return self._on_msg2(tlv.value)
+        if t == SMP3:
+            return self._on_msg3(tlv.value)
+        return self._on_msg4(tlv.value)
 
     # ----------------------------------------------------------------------------------
     # Received messages
@@ -571,12 +498,3 @@ class Smp:
         else:
             digest = smp_secret(SMP_VERSION, self._their_fp, self._our_fp, self._ssid, secret)
         return mpz(int.from_bytes(digest, "big"))
-
-
-_EXPECTED_STATE = {
-    SMP1: SmpState.SMPSTATE_EXPECT1,
-    SMP1Q: SmpState.SMPSTATE_EXPECT1,
-    SMP2: SmpState.SMPSTATE_EXPECT2,
-    SMP3: SmpState.SMPSTATE_EXPECT3,
-    SMP4: SmpState.SMPSTATE_EXPECT4,
-}

@@ -16,23 +16,34 @@ Layouts (SHORT/INT big-endian; key types little-endian, ERRATA B16)::
     PREKEY-PROF = INT owner tag || 8-byte expiration || ED448-SHARED-PREKEY
                   (0x0011 LE || POINT D) || PREKEY-EDDSA-SIG (114)
 
-Signatures (decisions where the spec is ambiguous, ERRATA B15):
+Signatures, as otr4j makes them (ERRATA D.2 "Client profile signature",
+D.1 B.15; the spec's "Create a Client Profile Signature" says ``m`` is the
+concatenated fields and does not mention the count):
 
 * The Client Profile signature is pure Ed448 (flag 0, empty context) by the
-  long-term key over "the entire Client Profile excluding the signature
-  itself": ``INT n || fields`` exactly as encoded (what libotr-ng signs; otr4j
-  omits the 4-byte count).
+  long-term key over the fields **without the 4-byte field count**, each as
+  ``SHORT type || value``, in the canonical order 0x0001 ... 0x0007 (the
+  transitional signature field included).  Verification rebuilds these bytes
+  in canonical order, not in wire order, as otr4j does; encoding a decoded
+  profile still returns the received bytes.  (libotr-ng signs ``INT n ||
+  fields`` as encoded; its profiles do not verify here, nor do ours there.)
 * The transitional signature is the OTRv3 DSA signature (``otr.crypto.dsa``:
-  the message as an integer reduced mod q, as libotr and otr4j sign) over the
-  encodings (``SHORT type || value``) of fields 0x0001-0x0006 in profile order,
-  the field count excluded - libotr-ng and otr4j agree on this message.  The
-  message is not hashed first (otr4j's reading); such a signature only binds
-  ``m mod q``, so it should support, never replace, other trust decisions.
-  A DSA key in the profile makes the transitional signature mandatory; a
-  transitional signature without the DSA key is allowed (it cannot be checked
-  until an OTRv3 session reveals the key).
+  the message as an integer reduced mod q, "NONEwithDSA" as otr4j and libotr
+  sign) over fields 0x0001-0x0006 in canonical order, the count excluded, not
+  hashed first.  Such a signature only binds ``m mod q``, so it should
+  support, never replace, other trust decisions.  A DSA key in the profile
+  makes the transitional signature mandatory and it is always checked when
+  the key is present; a transitional signature without the DSA key is
+  allowed (it cannot be checked until an OTRv3 session reveals the key).
 * The Prekey Profile signature is pure Ed448 by the long-term key over
   ``owner tag || expiration || ED448-SHARED-PREKEY``.
+
+Versions (ERRATA D.1 B.17): DATA of ASCII digits without NUL ("4", "34");
+when reading, digits other than 3 and 4 are ignored, and, as otr4j does, a
+"1" or "2" does not make the profile invalid (the spec calls such strings
+invalid; we follow otr4j so that its profiles always validate here).  A
+profile without "4" is rejected.  :func:`build_client_profile` refuses to
+advertise 1 or 2.
 
 Decoding (:meth:`ClientProfile.decode` / :meth:`ClientProfile.read`, and the
 Prekey Profile equivalents) checks the structure: required fields present
@@ -133,10 +144,15 @@ class ProfileError(RemoteProtocolError):
 
 
 def _check_versions(versions: bytes) -> None:
-    # "Establishing Versions": digits in any order; "1"/"2" make the string
-    # invalid; other characters are ignored.
+    # "Validating a Client Profile": the versions must contain "4"; other
+    # digits are ignored (ERRATA D.1 B.17, otr4j does not reject "1"/"2").
     if b"4" not in versions:
         raise ProfileError(ProfileRejection.VERSIONS_MISSING_V4, repr(versions))
+
+
+def _check_own_versions(versions: bytes) -> None:
+    # What we advertise: "4" present, never "1" or "2" ("Establishing Versions").
+    _check_versions(versions)
     if b"1" in versions or b"2" in versions:
         raise ProfileError(ProfileRejection.VERSIONS_INVALID, repr(versions))
 
@@ -204,9 +220,11 @@ class ClientProfile:
     dsa_public_key: DSAPublicKey | None = field(default=None, repr=False)
     transitional_signature: bytes | None = field(default=None, repr=False)
     body: bytes = field(default=b"", repr=False)
-    """The signed part: ``INT n || fields``, exactly as encoded."""
+    """``INT n || fields``, exactly as encoded (what :meth:`encode` returns)."""
+    signed_message: bytes = field(default=b"", repr=False)
+    """What the Ed448 signature covers: every field in canonical order, no count."""
     transitional_message: bytes = field(default=b"", repr=False)
-    """The transitional signature's message: fields 0x0001-0x0006 as encoded."""
+    """The transitional signature's message: fields 0x0001-0x0006 in canonical order."""
 
     # -- encoding ------------------------------------------------------------------
 
@@ -285,8 +303,11 @@ class ClientProfile:
         public_key = _decode_point(public_raw, ProfileRejection.PUBLIC_KEY_INVALID)
         forging_key = _decode_point(forging_raw, ProfileRejection.FORGING_KEY_INVALID)
         body = count.to_bytes(4, "big") + b"".join(_encode_field(t, encoded[t]) for t in order)
+        canonical = [_encode_field(t, encoded[t]) for t in sorted(encoded)]
         transitional_message = b"".join(
-            _encode_field(t, encoded[t]) for t in order if t != FIELD_TRANSITIONAL_SIGNATURE
+            f
+            for t, f in zip(sorted(encoded), canonical, strict=True)
+            if t != FIELD_TRANSITIONAL_SIGNATURE
         )
         return cls(
             instance_tag=instance_tag,
@@ -298,6 +319,7 @@ class ClientProfile:
             dsa_public_key=dsa_key,
             transitional_signature=transitional,
             body=body,
+            signed_message=b"".join(canonical),
             transitional_message=transitional_message,
         )
 
@@ -323,7 +345,7 @@ class ClientProfile:
         """
         if self.signature == _ZERO_SIG:
             raise ProfileError(ProfileRejection.SIGNATURE_MISSING)
-        if not eddsa_verify(self.public_key, self.body, self.signature):
+        if not eddsa_verify(self.public_key, self.signed_message, self.signature):
             raise ProfileError(ProfileRejection.SIGNATURE_INVALID)
         if self.instance_tag < MIN_INSTANCE_TAG:
             raise ProfileError(ProfileRejection.INSTANCE_TAG_INVALID, f"0x{self.instance_tag:x}")
@@ -388,7 +410,7 @@ def build_client_profile(
     if instance_tag < MIN_INSTANCE_TAG or instance_tag > 0xFFFFFFFF:
         raise ValueError("instance tag must be in [0x100, 0xffffffff]")
     try:
-        _check_versions(vers)
+        _check_own_versions(vers)
     except ProfileError as exc:
         raise ValueError(str(exc)) from None
     w = Writer()
@@ -415,17 +437,19 @@ def build_client_profile(
         transitional = dsa_key.sign(transitional_message, rng)
         w.put_short(FIELD_TRANSITIONAL_SIGNATURE).put_raw(transitional)
         count += 1
-    body = count.to_bytes(4, "big") + w.getvalue()
+    fields = w.getvalue()
+    body = count.to_bytes(4, "big") + fields
     return ClientProfile(
         instance_tag=instance_tag,
         public_key=keypair.public,
         forging_key=forging_key,
         versions=vers,
         expiration=expiration,
-        signature=keypair.sign(body),
+        signature=keypair.sign(fields),
         dsa_public_key=dsa_public,
         transitional_signature=transitional,
         body=body,
+        signed_message=fields,
         transitional_message=transitional_message,
     )
 

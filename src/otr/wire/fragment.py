@@ -27,6 +27,7 @@ __all__ = [
     "Reassembler",
     "fragment_message",
     "parse_fragment",
+    "split_pieces",
 ]
 
 MAX_PIECES = 0xFFFF
@@ -131,22 +132,34 @@ def fragment_message(
     header_len = _HEADER_LEN.get(version)
     if header_len is None:
         raise ValueError(f"cannot fragment for OTR version {version}")
-    piece_len = max_size - header_len
+    pieces = split_pieces(text, max_size, header_len, (our_instance, their_instance))
+    count = len(pieces)
+    prefix = f"?OTR|{our_instance:08x}|{their_instance:08x}," if version == 3 else "?OTR,"
+    return [f"{prefix}{k:05d},{count:05d},{piece}," for k, piece in enumerate(pieces, 1)]
+
+
+def split_pieces(
+    text: str, max_size: int, overhead: int, header_values: tuple[int, ...] = ()
+) -> list[str]:
+    """The pieces of ``text`` for fragments of at most ``max_size`` characters, each
+    fragment costing ``overhead`` characters besides its piece (shared by the v3 and v4
+    fragmenters).  ValueError if no piece fits, if ``text`` is empty or contains a
+    comma, if more than 65535 pieces are needed, or if one of ``header_values``
+    (instance tags, identifier) does not fit 32 bits."""
+    piece_len = max_size - overhead
     if piece_len < 1:
         raise ValueError(f"max_size {max_size} leaves no room for a fragment piece")
     if not text:
         raise ValueError("cannot fragment an empty message")
     if "," in text:
         raise ValueError("cannot fragment a message containing ','")
-    for tag in (our_instance, their_instance):
-        if not 0 <= tag <= 0xFFFFFFFF:
-            raise ValueError(f"instance tag {tag} does not fit 32 bits")
+    for value in header_values:
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise ValueError(f"{value} does not fit 32 bits")
     count = (len(text) - 1) // piece_len + 1
     if count > MAX_PIECES:
         raise ValueError(f"{count} fragments needed, at most {MAX_PIECES} allowed")
-    pieces = (text[i : i + piece_len] for i in range(0, len(text), piece_len))
-    prefix = f"?OTR|{our_instance:08x}|{their_instance:08x}," if version == 3 else "?OTR,"
-    return [f"{prefix}{k:05d},{count:05d},{piece}," for k, piece in enumerate(pieces, 1)]
+    return [text[i : i + piece_len] for i in range(0, len(text), piece_len)]
 
 
 class Reassembler:

@@ -1,0 +1,435 @@
+"""The OTRv4 protocol state machine of one remote instance (otr-v4.md "The
+Protocol State Machine": "Receiving an Identity / Auth-R / Auth-I Message",
+"Sending a Data Message", "Receiving a Data Message", "User requests to end an
+OTRv4 Conversation", "Session Expiration"; the SMP state machine; "Extra
+Symmetric Key").
+
+:class:`V4Session` implements :class:`otr.instance.InstanceSession` and
+:class:`V4Protocol` implements :class:`otr.instance.VersionProtocol`, so the
+front door (:class:`otr.Conversation`) drives OTRv4 exactly as it drives
+OTRv3.  The pieces: :class:`otr.v4.dake.Dake` (the interactive DAKE),
+:class:`otr.v4.ratchet.DoubleRatchet` (data messages), :class:`otr.smp.v4.Smp`.
+
+Decisions (ERRATA part B, as otr4j resolves them, part D):
+
+* **The DAKE runs beside the ENCRYPTED session** (B.21): an Identity message
+  received while ENCRYPTED is answered, but the session keeps its keys and
+  keeps decrypting until the new DAKE *completes*; only then are the ratchet
+  and the SMP replaced (``Secured(refreshed=True)``).  A replayed or stray
+  Identity message thus never tears a working session down.
+* **One DAKE per peer instance.**  Our Identity message sent before any
+  instance answered (``V4Protocol.start``, receiver tag 0) belongs to the
+  protocol; the first instance whose Identity or Auth-R message it can
+  process adopts it.  So crossing Identity messages go through the
+  tie-break (T6 completes, see :mod:`otr.v4.dake`).
+* **No queue** (B.22): the front door holds messages typed before ENCRYPTED.
+* **Plaintext** (D.2): ``text (NUL -> '?') || 0x00 || TLVs``, always with the
+  NUL.  User messages have flags 0; SMP, disconnect, extra-key and heartbeat
+  messages set IGNORE_UNREADABLE.
+* **TLVs**: padding (0) is ignored; disconnect (1) moves to FINISHED; SMP
+  (2-6) go to the SMP; every TLV 7 reports an ``ExtraSymmetricKey`` event with
+  otr4j's derived key for its position (B.14) - its ``use`` is the 4-byte
+  context (big-endian), ``usedata`` the rest of the value.
+* **Ending** (B.23): TLV 1 with IGNORE_UNREADABLE and no revealed MAC keys,
+  then START (``PLAINTEXT``).  **Session expiry** (spec "Session
+  Expiration", B.25): after ``RatchetLimits.session_expiry`` seconds without
+  a rotation, a TLV 1 message revealing every pending MAC key is sent and the
+  session goes to FINISHED.
+* **Heartbeat** (B.25): after a non-empty received message, if nothing was
+  sent for ``heartbeat_interval`` seconds, an empty IGNORE_UNREADABLE message.
+* **Errors** ("OTR Error Messages", "Receiving a Data Message"): a data
+  message that cannot be read is reported as ``MessageUnreadable`` and
+  answered with ``?OTR Error: ERROR_1`` (or ``ERROR_2`` outside ENCRYPTED),
+  unless it has IGNORE_UNREADABLE set.  A DAKE message that fails a check is a
+  :class:`~otr.errors.RemoteProtocolError` (the front door reports it) and
+  changes nothing.
+
+``now`` is Unix time in seconds everywhere (profile validity and timers).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .. import events as ev
+from ..errors import LocalProtocolError, RemoteProtocolError
+from ..events import Event, Tlv
+from ..instance import MsgState, Output, Secured, Transmit
+from ..instance_smp import SmpSessionMixin
+from ..smp.v4 import Smp
+from ..wire import envelope, registry, tlv
+from ..wire.fragment_v4 import V4Reassembler, V4ReassemblyLimits
+from ..wire.v4.dake import (
+    MSG_AUTH_I,
+    MSG_AUTH_R,
+    MSG_IDENTITY,
+    AuthIMessage,
+    AuthRMessage,
+    DakeMessage,
+    IdentityMessage,
+)
+from ..wire.v4.data import (
+    FLAG_IGNORE_UNREADABLE,
+    MESSAGE_TYPE_DATA,
+    TLV_EXTRA_SYMMETRIC_KEY,
+    DataMessage4,
+    decode_plaintext,
+    encode_plaintext,
+)
+from .dake import Dake, DakeResult, DakeState
+from .keys import Ed448KeyPair, ForgingKey, fingerprint
+from .profiles import ClientProfile
+from .ratchet import DoubleRatchet, RatchetLimits, derive_extra_keys
+
+__all__ = [
+    "ERROR_NOT_IN_PRIVATE",
+    "ERROR_UNREADABLE",
+    "V4Credentials",
+    "V4Mode",
+    "V4Protocol",
+    "V4Session",
+    "V4Settings",
+]
+
+Rng = Callable[[int], bytes]
+
+ERROR_UNREADABLE = "ERROR_1: Unreadable message"
+ERROR_NOT_IN_PRIVATE = "ERROR_2: Not in private state message"
+_SMP_TLVS = frozenset((tlv.SMP1, tlv.SMP2, tlv.SMP3, tlv.SMP4, tlv.SMP_ABORT))
+
+
+for _decoder_type, _decoder in (
+    (MSG_IDENTITY, IdentityMessage.decode),
+    (MSG_AUTH_R, AuthRMessage.decode),
+    (MSG_AUTH_I, AuthIMessage.decode),
+    (MESSAGE_TYPE_DATA, DataMessage4.decode),
+):
+    registry.register(4, _decoder_type, _decoder)
+
+
+class V4Mode(enum.Enum):
+    """The OTRv4 modes (otr-v4.md "OTRv4 Modes" and the three mode documents).
+
+    * ``OTRV3_COMPATIBLE``: OTRv4 when both sides have it, OTRv3 otherwise
+      (queries offer both; the profile should carry versions "34").
+    * ``STANDALONE``: OTRv4 only; OTRv3 (and v2) messages are ignored.
+    * ``INTERACTIVE_ONLY``: OTRv4 only and only the interactive DAKE (this
+      library has no non-interactive DAKE, so it behaves as STANDALONE).
+    """
+
+    OTRV3_COMPATIBLE = "otrv3-compatible"
+    STANDALONE = "standalone"
+    INTERACTIVE_ONLY = "interactive-only"
+
+    def allows(self, version: int) -> bool:
+        """Whether this mode lets the conversation speak protocol ``version``."""
+        return version == 4 or self is V4Mode.OTRV3_COMPATIBLE
+
+
+@dataclass(frozen=True)
+class V4Credentials:
+    """Our OTRv4 identity for one account: the long-term key H, the forging key F
+    and the Client Profile publishing them (owner tag = our instance tag)."""
+
+    keypair: Ed448KeyPair
+    forging_key: ForgingKey
+    profile: ClientProfile
+
+
+@dataclass(frozen=True)
+class V4Settings:
+    """Mode, timers and limits of OTRv4 sessions (all times in seconds)."""
+
+    mode: V4Mode = V4Mode.OTRV3_COMPATIBLE
+
+    heartbeat_interval: float = 60.0
+    """Send a heartbeat after receiving a message if we sent nothing for this long."""
+    ratchet: RatchetLimits = field(default_factory=RatchetLimits)
+    """Skipped keys, MAC reveals and session expiry (``session_expiry``, 7200 s)."""
+    fragments: V4ReassemblyLimits = field(default_factory=V4ReassemblyLimits)
+    """Incomplete v4 fragmented messages held (count, characters, age)."""
+
+
+class V4Protocol:
+    """OTRv4 for one conversation: our long-term and forging keys, our Client
+    Profile and instance tag, the two account ids for ``phi``, and the DAKE we
+    start before any remote instance is known."""
+
+    versions = frozenset((4,))
+
+    def __init__(
+        self,
+        credentials: V4Credentials,
+        *,
+        our_instance: int,
+        account: str,
+        peer: str,
+        rng: Rng,
+        settings: V4Settings | None = None,
+    ) -> None:
+        keypair = credentials.keypair
+        forging_key = credentials.forging_key
+        self.keypair = keypair
+        self.forging_key = forging_key
+        self.profile = credentials.profile
+        self.our_instance = our_instance
+        self.account = account
+        self.peer = peer
+        self.rng = rng
+        self.settings = settings or V4Settings()
+        self.our_fingerprint = fingerprint(keypair.public, forging_key.public)
+        self.master_dake = self.new_dake()
+
+    def new_dake(self, their_instance: int = 0) -> Dake:
+        return Dake(
+            keypair=self.keypair,
+            forging_key=self.forging_key,
+            profile=self.profile,
+            instance_tag=self.our_instance,
+            account=self.account,
+            peer=self.peer,
+            rng=self.rng,
+            their_instance=their_instance,
+        )
+
+    def new_session(self, version: int, their_instance: int) -> V4Session:
+        return V4Session(self, their_instance)
+
+    def new_reassembler(self) -> V4Reassembler:
+        """The v4 fragment reassembler (per-identifier buffers, bounded)."""
+        return V4Reassembler(self.settings.fragments)
+
+    def start(self, version: int, now: float) -> list[Output]:
+        """Send an Identity message to any instance of the peer (receiver tag 0):
+        spec "Receiving a Query Message" / "Starting a conversation interactively"."""
+        return [_transmit(self.master_dake.start())]
+
+    def error(self, text: str) -> Event:
+        return ev.SendMessage(envelope.format_error(text))
+
+
+def _transmit(message: DakeMessage | DataMessage4) -> Transmit:
+    return Transmit(envelope.encode_otr_message(message.encode()))
+
+
+class V4Session(SmpSessionMixin):
+    """The DAKE, double ratchet and SMP with one remote instance (see the module doc)."""
+
+    SMP_FLAGS = FLAG_IGNORE_UNREADABLE
+
+    def __init__(self, protocol: V4Protocol, their_instance: int) -> None:
+        self._protocol = protocol
+        self.their_instance = their_instance
+        self.dake = protocol.new_dake(their_instance)
+        self.msgstate = MsgState.PLAINTEXT
+        self.version = 0
+        self.ratchet: DoubleRatchet | None = None
+        self.smp: Smp | None = None
+        self.result: DakeResult | None = None
+        self.their_fingerprint = b""
+        self.last_sent = float("-inf")
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def _smp_machine(self) -> Smp | None:
+        return self.smp
+
+    @property
+    def ssid(self) -> bytes:
+        return self.result.ssid if self.result is not None else b""
+
+    @property
+    def established(self) -> bool:
+        return self.result is not None
+
+    # ------------------------------------------------------------ network side
+
+    def receive(self, version: int, message: object, binary: bytes, now: float) -> list[Output]:
+        if isinstance(message, DataMessage4):
+            return self._receive_data(message, now)
+        if isinstance(message, IdentityMessage | AuthRMessage | AuthIMessage):
+            return self._receive_dake(message, now)
+        raise RemoteProtocolError("not an OTRv4 message this session handles")
+
+    def _receive_dake(self, message: DakeMessage, now: float) -> list[Output]:
+        """The DAKE state machine; the protocol's DAKE (our Identity message to any
+        instance) is adopted by the first instance whose message it can process."""
+        proto = self._protocol
+        dake = self.dake
+        master = proto.master_dake
+        if (
+            dake.state is DakeState.START
+            and master.state is DakeState.WAITING_AUTH_R
+            and isinstance(message, IdentityMessage | AuthRMessage)
+        ):
+            step = master.receive(message, now)  # raises with nothing changed
+            self.dake = master
+            proto.master_dake = proto.new_dake()
+        else:
+            step = dake.receive(message, now)
+        out: list[Output] = []
+        if step.reply is not None:
+            out.append(_transmit(step.reply))
+            self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
+        if step.result is not None:
+            out += self._secured(step.result, now)
+        return out
+
+    def _secured(self, result: DakeResult, now: float) -> list[Output]:
+        """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I
+        Message" / "Receiving an Auth-I Message")."""
+        proto = self._protocol
+        ratchet = DoubleRatchet.from_dake(result, proto.rng, now, proto.settings.ratchet)
+        fp = result.their_profile.fingerprint()
+        refreshed = self.msgstate is MsgState.ENCRYPTED
+        self.ratchet = ratchet
+        self.result = result
+        self.version = 4
+        self.their_instance = result.their_instance
+        self.their_fingerprint = fp
+        self.smp = Smp(proto.our_fingerprint, fp, result.ssid, proto.rng)
+        self.msgstate = MsgState.ENCRYPTED
+        self.last_sent = max(self.last_sent, now)
+        return [
+            Secured(
+                version=4,
+                ssid=result.ssid,
+                their_fingerprint=fp,
+                refreshed=refreshed,
+                # spec "Secure Session ID": the Auth-R sender shows the first half bold
+                ssid_first_half_bold=result.role == "alice",
+            )
+        ]
+
+    def _receive_data(self, message: DataMessage4, now: float) -> list[Output]:
+        """Spec "Receiving a Data Message" (version 4)."""
+        ignore = bool(message.flags & FLAG_IGNORE_UNREADABLE)
+        ratchet = self.ratchet
+        if self.msgstate is not MsgState.ENCRYPTED or ratchet is None:
+            if ignore:
+                return []
+            return [
+                ev.MessageUnreadable("encrypted message received outside a private conversation"),
+                self._protocol.error(ERROR_NOT_IN_PRIVATE),
+            ]
+        try:
+            opened = ratchet.open(message, now)
+        except RemoteProtocolError as exc:
+            if ignore:
+                return []
+            return [
+                ev.MessageUnreadable(f"unreadable encrypted message: {exc}"),
+                self._protocol.error(ERROR_UNREADABLE),
+            ]
+        return self._deliver(opened.plaintext, opened.extra_key, now)
+
+    def receive_fast(self, binary: bytes, now: float) -> list[Output] | None:
+        return None
+
+    def _deliver(self, plaintext: bytes, extra_key: bytes, now: float) -> list[Output]:
+        """A verified data message: its text, then its TLVs."""
+        out: list[Output] = []
+        try:
+            text_bytes, tlvs = decode_plaintext(plaintext)
+        except RemoteProtocolError:
+            text_bytes, tlvs = plaintext.split(b"\0", 1)[0], []
+            out.append(ev.Warning("malformed TLVs ignored"))
+        text = text_bytes.decode("utf-8", errors="replace")
+        if text:
+            out.append(ev.MessageReceived(text, True, tuple(tlvs), self.their_instance))
+        smp_tlvs: list[Tlv] = []
+        finished = False
+        for t in tlvs:
+            if t.type == tlv.DISCONNECTED:
+                finished = True
+            elif t.type in _SMP_TLVS and self.smp is not None:
+                res = self.smp.receive(t)
+                smp_tlvs += res.tlvs
+                out += self._smp_events(res.events)
+        for index, context, key in derive_extra_keys(extra_key, tlvs):
+            use, usedata = int.from_bytes(context, "big"), tlvs[index].value[4:]
+            out.append(ev.ExtraSymmetricKey(key, use, usedata, "remote"))
+        if smp_tlvs and not finished:
+            out += self._send_data(b"", smp_tlvs, FLAG_IGNORE_UNREADABLE, now)
+        if finished:
+            self._forget(MsgState.FINISHED)
+            out.append(ev.SessionFinished(self.their_instance))
+        elif text:
+            out += self._heartbeat(now)
+        return out
+
+    def _heartbeat(self, now: float) -> list[Output]:
+        if now - self.last_sent < self._protocol.settings.heartbeat_interval:
+            return []
+        return self._send_data(b"", (), FLAG_IGNORE_UNREADABLE, now)
+
+    # --------------------------------------------------------------- user side
+
+    def send(self, message: bytes, tlvs: Sequence[Tlv], now: float) -> list[Output]:
+        return self._send_data(message, tlvs, 0, now)
+
+    def end(self, now: float) -> list[Output]:
+        """Spec "User requests to end an OTRv4 Conversation"."""
+        out: list[Output] = []
+        if self.msgstate is MsgState.ENCRYPTED:
+            out += self._send_data(b"", (Tlv(tlv.DISCONNECTED),), FLAG_IGNORE_UNREADABLE, now)
+        if self.msgstate is not MsgState.PLAINTEXT:
+            self._forget(MsgState.PLAINTEXT)
+        self.dake.reset()
+        return out
+
+    def extra_key(self, use: int, usedata: bytes, now: float) -> list[Output]:
+        """Send a TLV 7 (context = ``use`` as 4 bytes, then ``usedata``) and report the
+        key the receiver derives for it (ERRATA B.14: the key of the chain the message
+        is actually sent on)."""
+        if self.ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            raise LocalProtocolError("no private conversation")
+        record = Tlv(TLV_EXTRA_SYMMETRIC_KEY, use.to_bytes(4, "big") + usedata)
+        sealed = self.ratchet.seal(encode_plaintext("", (record,)), FLAG_IGNORE_UNREADABLE, now)
+        self.last_sent = now
+        ((_, _, key),) = derive_extra_keys(sealed.extra_key, (record,))
+        return [ev.ExtraSymmetricKey(key, use, usedata, "local"), _transmit(sealed.message)]
+
+    def next_deadline(self) -> float | None:
+        """Session expiry (spec "Session Expiration")."""
+        if self.ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return None
+        return self.ratchet.expires_at()
+
+    def handle_timer(self, now: float) -> list[Output]:
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return []
+        ratchet.expire_skipped(now)
+        if not ratchet.expired(now):
+            return []
+        plaintext = encode_plaintext("", (Tlv(tlv.DISCONNECTED),))
+        sealed = ratchet.seal(plaintext, FLAG_IGNORE_UNREADABLE, now, reveal_pending=True)
+        self._forget(MsgState.FINISHED)
+        return [
+            _transmit(sealed.message),
+            ev.Warning("the private conversation expired"),
+            ev.SessionFinished(self.their_instance),
+        ]
+
+    # ----------------------------------------------------------------- helpers
+
+    def _forget(self, state: MsgState) -> None:
+        """Forget the session keys ("Securely delete all keys"): ``state`` next."""
+        self.msgstate = state
+        self.ratchet = None
+        if self.smp is not None:
+            self.smp.reset()
+
+    def _send_data(
+        self, message: bytes, tlvs: Sequence[Tlv], flags: int, now: float
+    ) -> list[Output]:
+        if self.ratchet is None:
+            raise LocalProtocolError("no private conversation")
+        text = message.decode("utf-8")
+        sealed = self.ratchet.seal(encode_plaintext(text, tlvs), flags, now)
+        self.last_sent = now
+        return [_transmit(sealed.message)]
