@@ -60,10 +60,10 @@ def one_input(data: bytes) -> None:
             body = body[:3] + struct.pack(">II", b.our_instance, a.our_instance) + body[11:]
         _receive(a, envelope.encode_otr_message(body), now)
     elif mode == 3:
-        sess = b.current
-        if sess is None or sess.data is None:
+        keys = getattr(b.current, "data", None)  # the live v3 DataSession, if any
+        if keys is None:
             return
-        _receive(a, sess.data.encrypt(body, body[0] & 1 if body else 0), now)
+        _receive(a, keys.encrypt(body, body[0] & 1 if body else 0), now)
     else:
         for chunk in body.split(b"\0")[:32]:
             _receive(a, chunk.decode("utf-8", "surrogateescape"), now)

@@ -110,6 +110,24 @@ def build() -> dict[str, list[bytes]]:
         for v in json.loads((VECTORS / "otrv4_prekey_profiles.json").read_text())["vectors"]
     ]
 
+    v4_binaries = [
+        bytes.fromhex(h)
+        for h in _transcript_values("bytes")
+        if h.startswith("0004") and len(h) % 2 == 0
+    ]
+    v4_dake = [b for b in v4_binaries if b[2] in (0x35, 0x36, 0x37)]
+    v4_data = [b for b in v4_binaries if b[2] == 0x03]
+    v4_wire = [t for t in _transcript_values("wire") if t.startswith("?OTR|")]
+    v4_sequences = ["\0".join(v4_wire[i : i + 6]).encode() for i in range(0, len(v4_wire), 6)]
+    smp4 = scenarios.smp_run(4)
+    smp4_seeds = [
+        bytes((s, t.type)) + t.value for s in range(len(scenarios.SMP_STATES)) for t in smp4.tlvs
+    ]
+    v4_states = len(scenarios.V4_STATES)
+    v4_session = [bytes((s + v4_states,)) + b for s in range(v4_states) for b in v4_binaries[:12]]
+    v4_session += [bytes((s,)) + b for s in range(v4_states) for b in v4_binaries[:12]]
+    v4_session += [bytes((s + 2 * v4_states,)) + p for s in range(v4_states) for p in plaintexts]
+
     keys = PrivateKeyStore()
     keys.set("alice@example.org", "prpl-jabber", scenarios.dsa_key("a"))
     keys.set("bob", "irc", scenarios.dsa_key("b"))
@@ -133,6 +151,11 @@ def build() -> dict[str, list[bytes]]:
         "smp_v3": smp_seeds,
         "conversation": conv,
         "client_profile": client_profiles,
+        "wire_v4_dake": v4_dake,
+        "wire_v4_data": v4_data,
+        "fragment_v4": [t.encode() for t in v4_wire] + v4_sequences,
+        "smp_v4": smp4_seeds,
+        "v4_session": v4_session,
         "prekey_profile": prekey_profiles,
         "storage_sexp": [privkey, b'(a (b #00FF#) |AAEC| "q\\x01" 3:abc)'],
         "storage_privkey": [privkey],

@@ -45,6 +45,11 @@ def test_the_targets_the_brief_lists_exist() -> None:
         "storage_fingerprints",
         "storage_instags",
         "conversation",
+        "wire_v4_dake",
+        "wire_v4_data",
+        "fragment_v4",
+        "smp_v4",
+        "v4_session",
     } <= set(TARGETS)
 
 
