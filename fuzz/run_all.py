@@ -62,10 +62,11 @@ def run_target(name: str, seconds: int, runs: int, seed_root: Path) -> Outcome:
         *seeds,
     ]
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    log_path = harness.CORPUS_DIR / f"{name}.log"
+    with log_path.open("w") as log_file:  # streamed, so a long run can be watched
+        proc = subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, check=False)
     elapsed = time.monotonic() - t0
-    log = proc.stdout + proc.stderr
-    (harness.CORPUS_DIR / f"{name}.log").write_text(log)
+    log = log_path.read_text(errors="replace")
     m = _EXECUTED.search(log) or _DONE.search(log)
     executions = int(m.group(1)) if m else 0
     if proc.returncode != 0:

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+from gmpy2 import mpz
 from harness import DeterministicRng
 
 from otr import events as ev
 from otr.accelerator import native
 from otr.conversation import Conversation
-from otr.crypto.dsa import DSAPrivateKey, generate_dsa_key
+from otr.crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
 from otr.crypto.ed448 import Point
+from otr.crypto.fixed_base import Comb
 from otr.errors import DecodeError
 from otr.events import Tlv
 from otr.instance import MsgState, Output, Transmit
@@ -41,8 +43,17 @@ def _share_immutable_objects() -> None:
     never change once made: the C accelerator's ``DirectionKeys`` (its OpenSSL contexts
     hold the keys; the IV and scratch hash state are set anew by every call), Ed448
     points (values; they cache only their own encoding) and ``cryptography``'s Ed448
-    private keys."""
-    kinds: list[type] = [Point, type(Ed448PrivateKey.from_private_bytes(bytes(57)))]
+    private keys; and, to make the per-input copies cheap, GMP numbers, DSA keys,
+    policies and comb tables (all immutable once made)."""
+    kinds: list[type] = [
+        Point,
+        type(Ed448PrivateKey.from_private_bytes(bytes(57))),
+        type(mpz(0)),
+        DSAPrivateKey,
+        DSAPublicKey,
+        Policy,
+        Comb,
+    ]
     if native is not None:
         kinds.append(native.DirectionKeys)
     for kind in kinds:
@@ -218,6 +229,8 @@ def conversation_states() -> dict[str, Pair]:
     pair = Pair(manual_policy().with_versions({2}))
     pair.pump(pair.a, pair.a.start(pair.now))
     states["v2"] = pair
+    for snapshot in states.values():
+        snapshot.wire.clear()  # not needed per input, and copied per input otherwise
     return states
 
 
