@@ -49,8 +49,9 @@ def one_input(data: bytes) -> None:
     name = STATES[data[0] % len(STATES)]
     mode = (data[0] // len(STATES)) % MODES
     body = data[1:]
-    pair = copy.deepcopy(scenarios.conversation_states()[name])
-    a, b, now = pair.a, pair.b, pair.now
+    snapshot = scenarios.conversation_states()[name]
+    # Only the receiver is copied; the peer too when it is to encrypt (mode 3).
+    a, b, now = copy.deepcopy(snapshot.a), snapshot.b, snapshot.now
     if mode == 0:
         _receive(a, body.decode("utf-8", "surrogateescape"), now)
     elif mode == 1:
@@ -60,7 +61,7 @@ def one_input(data: bytes) -> None:
             body = body[:3] + struct.pack(">II", b.our_instance, a.our_instance) + body[11:]
         _receive(a, envelope.encode_otr_message(body), now)
     elif mode == 3:
-        keys = getattr(b.current, "data", None)  # the live v3 DataSession, if any
+        keys = copy.deepcopy(getattr(b.current, "data", None))  # the live v3 DataSession
         if keys is None:
             return
         _receive(a, keys.encrypt(body, body[0] & 1 if body else 0), now)

@@ -39,12 +39,13 @@ def one_input(data: bytes) -> None:
     name = STATES[data[0] % len(STATES)]
     mode = (data[0] // len(STATES)) % MODES
     body = data[1:]
-    receiver, peer = copy.deepcopy(scenarios.v4_states()[name])
+    receiver, peer = scenarios.v4_states()[name]
+    receiver = copy.deepcopy(receiver)  # the peer is copied only if it is to seal
     ours, theirs = receiver.protocol.our_instance, peer.protocol.our_instance
     if mode == 1 and len(body) >= 11 and body[:2] == b"\x00\x04":
         body = body[:3] + struct.pack(">II", theirs, ours) + body[11:]
     elif mode == 2:
-        sess = peer.sessions.get(ours)
+        sess = copy.deepcopy(peer.sessions.get(ours))
         if sess is None or sess.ratchet is None:
             return
         flags = body[0] & 1 if body else 0

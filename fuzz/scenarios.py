@@ -21,6 +21,7 @@ from harness import DeterministicRng
 from otr import events as ev
 from otr.accelerator import native
 from otr.conversation import Conversation
+from otr.crypto import dh3072
 from otr.crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
 from otr.crypto.ed448 import Point
 from otr.crypto.fixed_base import Comb
@@ -32,9 +33,12 @@ from otr.smp.machine import SmpMachine, SmpState
 from otr.smp.v3 import Smp
 from otr.smp.v4 import Smp as Smp4
 from otr.storage.keyfile import KeyFile
-from otr.v4.keys import Ed448KeyPair, ForgingKey
-from otr.v4.profiles import build_client_profile
-from otr.v4.session import V4Credentials, V4Protocol, V4Session
+from otr.v3 import ake as v3ake
+from otr.v4.dake import DakeResult
+from otr.v4.keys import ECDHKeyPair, Ed448KeyPair, ForgingKey
+from otr.v4.profiles import ClientProfile, PrekeyProfile, build_client_profile
+from otr.v4.ratchet import RatchetLimits
+from otr.v4.session import V4Credentials, V4Protocol, V4Session, V4Settings
 from otr.wire import envelope, registry, tlv
 
 
@@ -43,8 +47,9 @@ def _share_immutable_objects() -> None:
     never change once made: the C accelerator's ``DirectionKeys`` (its OpenSSL contexts
     hold the keys; the IV and scratch hash state are set anew by every call), Ed448
     points (values; they cache only their own encoding) and ``cryptography``'s Ed448
-    private keys; and, to make the per-input copies cheap, GMP numbers, DSA keys,
-    policies and comb tables (all immutable once made)."""
+    private keys; and, to make the per-input copies cheap, GMP numbers and the frozen
+    value objects the sessions hold (keys, key pairs, profiles, AKE/DAKE results,
+    policies, limits, comb tables: none changes once made)."""
     kinds: list[type] = [
         Point,
         type(Ed448PrivateKey.from_private_bytes(bytes(57))),
@@ -53,6 +58,19 @@ def _share_immutable_objects() -> None:
         DSAPublicKey,
         Policy,
         Comb,
+        v3ake.DHKeyPair,
+        v3ake.AkeKeys,
+        v3ake.AkeResult,
+        Ed448KeyPair,
+        ForgingKey,
+        ECDHKeyPair,
+        dh3072.DHKeyPair,
+        ClientProfile,
+        PrekeyProfile,
+        RatchetLimits,
+        V4Credentials,
+        V4Settings,
+        DakeResult,
     ]
     if native is not None:
         kinds.append(native.DirectionKeys)
