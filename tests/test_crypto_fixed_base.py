@@ -57,3 +57,16 @@ def test_short_exponents_use_the_comb_until_a_long_one_needs_the_table() -> None
 @given(st.integers(min_value=0, max_value=2**140))
 def test_tiered_matches_pow(e: int) -> None:
     assert _TIERED.pow(e) == pow(5, e, _P)
+
+
+def test_comb_hands_over_to_the_table_after_upgrade_after_uses() -> None:
+    powers = FixedBase(5, _P, 16, comb_bits=40, upgrade_after=3)
+    for e in (1, 2**39, 2**40 - 1):
+        assert powers.pow(e) == pow(5, e, _P)
+    assert powers.rows == 0 and powers.memory["table"] == 0
+    assert powers.pow(12345) == pow(5, 12345, _P)  # the fourth: rows for 40 bits
+    assert powers.rows == 5
+    assert powers.pow(2**100 + 1) == pow(5, 2**100 + 1, _P)  # a longer one: more rows
+    assert powers.rows == 13
+    for e in (0, 3, 2**40 - 1, 2**104 - 1, 2**128 - 1, 2**128):
+        assert powers.pow(e) == pow(5, e, _P), e

@@ -5,8 +5,9 @@ DH keys", "Shared Secrets"; RFC 3526 group 15).
 Used for the brace key.  Arithmetic goes through GMP (gmpy2).  As in
 :mod:`otr.crypto.modp`, exponentiation of the generator uses
 :class:`~otr.crypto.fixed_base.FixedBase`: the 80-byte private keys use a comb built on
-first use (about 3 ms and 110 KB instead of the byte table's 80 ms and 10 MB), so the
-first DAKE of a process stays cheap, at about a quarter of a plain powmod's cost.
+first use (about 3 ms and 110 KB instead of the byte table's 80 ms and 9 MB), so the
+first DAKE of a process stays cheap, at about a quarter of a plain powmod's cost; after
+256 keys the byte-window table takes over (half the comb's cost per key).
 
 Validation of a received value ``x`` is the spec's: ``g3 <= x <= dh_p - g3`` and
 ``x ^ dh_q mod dh_p == 1``.  Because ``dh_p`` is a safe prime (``dh_q = (dh_p-1)/2``

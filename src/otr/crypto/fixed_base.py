@@ -12,15 +12,16 @@ plain powmod, with very different costs:
   247 multiplications) and 256 numbers of memory (about 60 KB at 1536 bits).
 * the byte-window table of :class:`FixedBase`: ``base^(b * 256^i)`` for every byte
   value ``b`` and byte position ``i``; at most one multiplication per exponent byte
-  (half the comb's work), but ``255 * window_bytes`` multiplications to build (about
-  70 ms and 12 MB for the 1536-bit group's 193 bytes).
+  (half the comb's work), but 255 multiplications per byte position to build (the
+  1536-bit group's 193 positions: about 70 ms and 12 MB).
 
 :class:`FixedBase` uses the comb for exponents up to ``comb_bits`` (the D-H private
-keys: 320 bits in OTRv3, 640 in OTRv4), so that the first key exchange of a process
-pays about a millisecond instead of building the table; the table is built only
-when an exponent longer than ``comb_bits`` (and within ``window_bytes``) first
-arrives - in OTRv3 the 1536-bit random exponents of SMP - and from then on serves
-every exponent.  Beyond ``window_bytes`` (and for negative exponents) a plain powmod.
+keys: 320 bits in OTRv3, 640 in OTRv4), so that the first key exchanges of a process
+pay about a millisecond instead of building the table.  The table's rows are built
+when an exponent first needs them: a longer exponent (in OTRv3 the 1536-bit random
+exponents of SMP), or a short one once the comb has served ``upgrade_after`` of them
+(a long-lived process then gets the faster table).  Beyond ``window_bytes`` (and for
+negative exponents) a plain powmod.
 
 As with GMP's powmod, the table look-ups depend on exponent bits: none of this is
 constant-time, which pure Python cannot offer anyway.
@@ -100,61 +101,96 @@ class Comb:
 
 
 class FixedBase:
-    """``base^e mod modulus``: a :class:`Comb` for exponents up to ``comb_bits`` until
-    a longer one (up to ``window_bytes`` bytes) first needs the byte-window table,
-    which then serves all; a plain powmod beyond (see the module docstring)."""
+    """``base^e mod modulus`` for ``0 <= e < 2^(8 * window_bytes)`` from precomputations,
+    a plain powmod beyond (and for negative exponents); see the module docstring.
 
-    __slots__ = ("_comb", "_table", "base", "comb_bits", "modulus", "window_bytes")
+    Exponents up to ``comb_bits`` use a :class:`Comb` until it has served
+    ``upgrade_after`` of them; longer ones, and all of them after that, use the
+    byte-window table, whose rows are built as exponents first need them (row ``i``
+    serves byte ``i``).  ``upgrade_after`` = 256 is where building the rows a short
+    exponent needs (255 multiplications each) has cost what the table saves (one
+    multiplication per byte against the comb's two): a rent-or-buy choice that never
+    spends more than twice the better of the two in hindsight.
+    """
+
+    __slots__ = (
+        "_comb",
+        "_comb_uses",
+        "_next_row_base",
+        "_table",
+        "base",
+        "comb_bits",
+        "modulus",
+        "upgrade_after",
+        "window_bytes",
+    )
 
     def __init__(
-        self, base: int | Any, modulus: int | Any, window_bytes: int, comb_bits: int = 0
+        self,
+        base: int | Any,
+        modulus: int | Any,
+        window_bytes: int,
+        comb_bits: int = 0,
+        upgrade_after: int = 256,
     ) -> None:
         self.base = mpz(base)
         self.modulus = mpz(modulus)
         self.window_bytes = window_bytes
         self.comb_bits = comb_bits
+        self.upgrade_after = upgrade_after
         self._comb: Comb | None = None
-        self._table: list[Any] | None = None
+        self._comb_uses = 0
+        self._table: list[Any] = []
+        """table[256*i + b] = base^(b * 256^i) mod modulus, for the rows i built so far."""
+        self._next_row_base = self.base % self.modulus
+        """base^(256^rows): the first entry of the next row."""
 
-    def _build_table(self) -> list[Any]:
-        # table[256*i + b] = base^(b * 256^i) mod modulus, for every byte position i.
+    @property
+    def rows(self) -> int:
+        """Byte positions of the table built so far."""
+        return len(self._table) // 256
+
+    def _build_rows(self, rows: int) -> None:
         p = self.modulus
-        table: list[Any] = []
-        base = self.base
-        for _ in range(self.window_bytes):
+        base = self._next_row_base
+        table = self._table
+        for _ in range(rows - self.rows):
             row = [mpz(1), base]
             for _ in range(2, 256):
                 row.append(row[-1] * base % p)
             table.extend(row)
             base = row[-1] * base % p
-        return table
+        self._next_row_base = base
 
     @property
     def memory(self) -> dict[str, int]:
         """Bytes held by each precomputation built so far (``comb``, ``table``)."""
         return {
             "comb": self._comb.memory if self._comb is not None else 0,
-            "table": _numbers_size(self._table) if self._table is not None else 0,
+            "table": _numbers_size(self._table) if self._table else 0,
         }
 
     def pow(self, exponent: int | Any) -> Any:
-        """``base^exponent mod modulus``; a plain powmod outside the table's range."""
+        """``base^exponent mod modulus``."""
         e = int(exponent)
         length = e.bit_length()
-        if e < 0 or length > 8 * self.window_bytes:
+        nbytes = (length + 7) // 8
+        if e < 0 or nbytes > self.window_bytes:
             return gmpy2.powmod(self.base, e, self.modulus)
-        table = self._table
-        if table is None:
-            if length <= self.comb_bits:
+        if nbytes > self.rows:
+            if length <= self.comb_bits and self._comb_uses < self.upgrade_after:
                 comb = self._comb
                 if comb is None:
                     comb = self._comb = Comb(self.base, self.modulus, self.comb_bits)
+                self._comb_uses += 1
                 return comb.pow(e)
-            table = self._table = self._build_table()
+            # Rows for every exponent the comb serves, at least (so this happens once).
+            self._build_rows(max(nbytes, (self.comb_bits + 7) // 8))
+        table = self._table
         p = self.modulus
         r = mpz(1)
         off = 0
-        for b in e.to_bytes((length + 7) // 8, "little"):
+        for b in e.to_bytes(nbytes, "little"):
             if b:
                 r = r * table[off + b] % p
             off += 256
