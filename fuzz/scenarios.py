@@ -25,6 +25,7 @@ from otr.crypto import dh3072
 from otr.crypto.dsa import DSAPrivateKey, DSAPublicKey, generate_dsa_key
 from otr.crypto.ed448 import Point
 from otr.crypto.fixed_base import Comb
+from otr.crypto.primitives import AesCtr, HmacKey
 from otr.errors import DecodeError
 from otr.events import Tlv
 from otr.instance import MsgState, Output, Transmit
@@ -34,6 +35,7 @@ from otr.smp.v3 import Smp
 from otr.smp.v4 import Smp as Smp4
 from otr.storage.keyfile import KeyFile
 from otr.v3 import ake as v3ake
+from otr.v3.datacrypt import PyDirectionKeys
 from otr.v4.dake import DakeResult
 from otr.v4.keys import ECDHKeyPair, Ed448KeyPair, ForgingKey
 from otr.v4.profiles import ClientProfile, PrekeyProfile, build_client_profile
@@ -45,7 +47,9 @@ from otr.wire import envelope, registry, tlv
 def _share_immutable_objects() -> None:
     """Let ``copy.deepcopy`` share, between copies, objects that cannot be copied but
     never change once made: the C accelerator's ``DirectionKeys`` (its OpenSSL contexts
-    hold the keys; the IV and scratch hash state are set anew by every call), Ed448
+    hold the keys; the IV and scratch hash state are set anew by every call) and its
+    pure-Python twin (an AES-ECB context fed whole blocks, HMAC states copied per
+    message), Ed448
     points (values; they cache only their own encoding) and ``cryptography``'s Ed448
     private keys; and, to make the per-input copies cheap, GMP numbers and the frozen
     value objects the sessions hold (keys, key pairs, profiles, AKE/DAKE results,
@@ -58,6 +62,9 @@ def _share_immutable_objects() -> None:
         DSAPublicKey,
         Policy,
         Comb,
+        PyDirectionKeys,
+        AesCtr,
+        HmacKey,
         v3ake.DHKeyPair,
         v3ake.AkeKeys,
         v3ake.AkeResult,

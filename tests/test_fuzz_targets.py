@@ -5,6 +5,8 @@ seeds exist for every target, and the harness reports what a target does not all
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -97,3 +99,18 @@ def test_harness_swallows_documented_exceptions_only() -> None:
 def test_deterministic_rng_replays() -> None:
     a, b = harness.DeterministicRng(b"s"), harness.DeterministicRng(b"s")
     assert a(70) == b(70) and len(a(5)) == 5 and a(5) != harness.DeterministicRng(b"t")(5)
+
+
+def test_conversation_targets_work_without_the_accelerator(seed_root: Path) -> None:
+    """The per-input copies must also work on the pure-Python twins (no C accelerator
+    built), in a process of their own."""
+    for name in ("conversation", "v4_session"):
+        dirs = [str(d) for d in harness.seed_dirs(harness.load_target(name), seed_root)]
+        proc = subprocess.run(
+            [sys.executable, str(FUZZ / "harness.py"), "--replay", name, *dirs],
+            env=dict(os.environ, OTR_PURE_PYTHON="1"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
