@@ -15,13 +15,41 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+INTERNAL_ERROR = "internal error"
+"""The reason of the catch-all's ``MessageUnreadable`` (a bug, never hostile input)."""
+internal_errors: list[str] = []
+"""Every ``MessageUnreadable("internal error")`` any Conversation reported in this run."""
+
 try:
     from otr.conversation import Conversation
+    from otr.events import MessageUnreadable
 except ImportError:  # pragma: no cover - only while the tree is being assembled
     pass
 else:
     # Bugs must surface in tests instead of turning into "unreadable message" events.
     Conversation.reraise_internal_errors = True
+    # ... and a test that turns the re-raise off still fails on one (issue 12).
+    _receive = Conversation.receive
+
+    def _receive_watched(self: Conversation, *args: Any, **kwargs: Any) -> Any:
+        events = _receive(self, *args, **kwargs)
+        for e in events:
+            if isinstance(e, MessageUnreadable) and e.reason == INTERNAL_ERROR:
+                internal_errors.append(repr(args[0] if args else kwargs.get("text"))[:200])
+        return events
+
+    Conversation.receive = _receive_watched  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_internal_error() -> Iterator[None]:
+    """Fail any test during which a Conversation reported MessageUnreadable("internal
+    error"): the catch-all hides a bug, whatever the test asserts."""
+    before = len(internal_errors)
+    yield
+    if len(internal_errors) > before:
+        pytest.fail(f"Conversation reported an internal error on: {internal_errors[before:]}")
+
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)

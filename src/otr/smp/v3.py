@@ -58,6 +58,7 @@ from typing import Any, ClassVar
 import gmpy2
 from gmpy2 import mpz
 
+from ..crypto.fixed_base import Comb
 from ..crypto.modp import MODULUS_BYTES, P, Q, powmod_g
 from ..crypto.primitives import consttime_equal, sha256
 from ..errors import (
@@ -189,48 +190,13 @@ def _to_fixed(x: Any) -> bytes:
 # Exponentiation helpers
 
 
-_ROWS = 8
-_COLS = 192  # _ROWS * _COLS = 1536: exponents must be < 2^1536 (we pass values mod q)
-_SPREAD = tuple(bytes((b >> k) & 1 for k in range(8)) for b in range(256))
-"""_SPREAD[b]: the 8 bits of b as 8 bytes, least significant first."""
+_EXPONENT_BITS = 1536
+"""Exponents given to a :class:`Comb` must be < 2^1536 (we pass values mod q)."""
 
 
-class _Comb:
-    """Lim-Lee comb for one base b: ``pow(e)`` = b^e mod p for 0 <= e < 2^1536.
-
-    With e split into 8 rows of 192 bits, column j (bit j of every row) indexes a table
-    of the 256 products of b^(2^(192 i)); one squaring and one multiplication per column.
-    """
-
-    __slots__ = ("_table",)
-
-    def __init__(self, base: Any) -> None:
-        rows = [mpz(base)]
-        step = mpz(1) << _COLS
-        for _ in range(_ROWS - 1):
-            rows.append(gmpy2.powmod(rows[-1], step, P))
-        table: list[Any] = [mpz(1)] * (1 << _ROWS)
-        for i, row in enumerate(rows):
-            bit = 1 << i
-            table[bit] = row
-            for j in range(1, bit):
-                table[bit | j] = table[j] * row % P
-        self._table = table
-
-    def pow(self, e: Any) -> Any:
-        # bits[n] = bit n of e (one byte each); row i is bits[192 i : 192 (i + 1)].
-        bits = b"".join(map(_SPREAD.__getitem__, int(e).to_bytes(_ROWS * _COLS // 8, "little")))
-        columns = 0
-        for i in range(_ROWS):
-            columns |= int.from_bytes(bits[i * _COLS : (i + 1) * _COLS], "little") << i
-        table = self._table
-        p = P
-        acc = mpz(1)
-        for idx in columns.to_bytes(_COLS, "little")[::-1]:
-            acc = acc * acc % p
-            if idx:
-                acc = acc * table[idx] % p
-        return acc
+def _comb(base: Any) -> Comb:
+    """Lim-Lee comb table for one base (8 rows of 192 bits, 256 entries)."""
+    return Comb(base, P, _EXPONENT_BITS)
 
 
 class _Power:
@@ -243,7 +209,7 @@ class _Power:
     __slots__ = ("_comb", "_k")
 
     def __init__(self, base: Any, k: Any) -> None:
-        self._comb = _Comb(base)
+        self._comb = _comb(base)
         self._k = k
 
     def pow(self, e: Any) -> Any:
@@ -268,7 +234,7 @@ class _Alice:
     a3: Any
     g3b: Any = None
     pab: Any = None
-    qab: _Comb | None = None
+    qab: Comb | None = None
 
 
 @dataclass
@@ -448,7 +414,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
         D6a = (r6 - x * cPa) % Q
         # 5. Ra = (Qa/Qb)^a3.
         pab = Pa * gmpy2.invert(Pb, P) % P
-        qab = _Comb(Qa * gmpy2.invert(Qb, P) % P)
+        qab = _comb(Qa * gmpy2.invert(Qb, P) % P)
         Ra = qab.pow(alice.a3)
         # 6. cR = H(7, g1^r7, (Qa/Qb)^r7), D7 = r7 - a3 cR.
         cR = _h(7, powmod_g(r7), qab.pow(r7 % Q))
@@ -481,7 +447,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
         )
         # 3. cR = H(7, g1^D7 g3a^cR, (Qa/Qb)^D7 Ra^cR).
         pab = Pa * gmpy2.invert(bob.Pb, P) % P
-        qab = _Comb(Qa * gmpy2.invert(bob.Qb, P) % P)
+        qab = _comb(Qa * gmpy2.invert(bob.Qb, P) % P)
         _check_proof(
             cR,
             7,

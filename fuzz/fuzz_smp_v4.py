@@ -1,0 +1,14 @@
+"""Fuzz target: the OTRv4 SMP state machine over Ed448 (otr.smp.v4.Smp.receive) with
+each SMP TLV type in each state (snapshots of a real exchange; see
+:func:`scenarios.check_smp_receive` for the input layout and the invariants)."""
+
+from __future__ import annotations
+
+import scenarios
+
+ALLOWED: tuple[type[BaseException], ...] = ()
+SEEDS = ("smp_v4",)
+
+
+def one_input(data: bytes) -> None:
+    scenarios.check_smp_receive(4, data)
