@@ -50,6 +50,8 @@ from .events import (
 from .instance import InstanceSession, MsgState, VersionProtocol
 from .limits import Limits
 from .policy import Policy, PolicyFlag
+from .v4.identity import Identity
+from .v4.session import V4Credentials, V4Mode, V4Settings
 
 __all__ = [
     "AuthenticationFailed",
@@ -62,6 +64,7 @@ __all__ = [
     "Event",
     "ExtraSymmetricKey",
     "FingerprintChanged",
+    "Identity",
     "InstanceSession",
     "InvalidGroupElement",
     "Limits",
@@ -93,6 +96,9 @@ __all__ = [
     "Trust",
     "TrustStore",
     "UnencryptedReceived",
+    "V4Credentials",
+    "V4Mode",
+    "V4Settings",
     "VersionProtocol",
     "Warning",
     "events",
