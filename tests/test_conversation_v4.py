@@ -512,3 +512,29 @@ def test_profile_renewed_from_the_identity_by_the_timer() -> None:
     assert a.next_deadline() == renewed.expiration - PROFILE_RENEW_BEFORE
     secure(a, b)
     assert b.sessions[(4, TAG_A)].result.their_profile == renewed  # type: ignore[attr-defined]
+
+
+def test_data_messages_take_the_fast_path_and_failures_the_general_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An in-order v4 data message is read by ``V4Session.receive_fast`` without the
+    general path; a replayed one falls back to it (nothing changed) and is reported."""
+    from otr.v4.session import V4Session
+
+    a, b = conv("alice"), conv("bob")
+    secure(a, b)
+    (wire,) = sent(a.send("fast", NOW))
+    general = V4Session.receive
+    calls: list[object] = []
+
+    def spy(self: V4Session, *args: Any) -> Any:
+        calls.append(args[1])
+        return general(self, *args)
+
+    monkeypatch.setattr(V4Session, "receive", spy)
+    assert got(b.receive(wire, NOW)) == ["fast"] and calls == []
+    replayed = b.receive(wire, NOW)
+    assert len(calls) == 1 and not got(replayed)
+    assert any(isinstance(e, ev.MessageUnreadable) for e in replayed)
+    (wire,) = sent(a.send("still fine", NOW))
+    assert got(b.receive(wire, NOW)) == ["still fine"] and len(calls) == 1

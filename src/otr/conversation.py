@@ -72,8 +72,8 @@ RESEND_INTERVAL = 60.0
 MIN_INSTANCE_TAG = 0x100
 """Spec "Instance Tags": valid tags are >= 0x00000100."""
 
-_DATA_PREFIXES = ("?OTR:AAMD", "?OTR:AAID")
-"""Base 64 of a v3 / v2 Data Message's first bytes (version, type 0x03)."""
+_DATA_PREFIXES = ("?OTR:AAQD", "?OTR:AAMD", "?OTR:AAID")
+"""Base 64 of a v4 / v3 / v2 Data Message's first bytes (version, type 0x03)."""
 _INSTANCE_TAGS = struct.Struct(">II")
 _BLOCKED = "the selected instance's key changed; choose with select_instance()"
 _TRUST_RANK = {Trust.NEW: 0, Trust.UNVERIFIED: 1, Trust.VERIFIED: 2}
@@ -706,7 +706,7 @@ class Conversation:
         except RemoteProtocolError:
             return None
         version = binary[1]
-        if version == 3:
+        if version == 3 or version == 4:  # the same header layout (tags at offset 3)
             if len(binary) < 11:
                 return None
             sender, receiver = _INSTANCE_TAGS.unpack_from(binary, 3)

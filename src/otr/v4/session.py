@@ -119,6 +119,8 @@ flags, pn/ratchet id/message id, ECDH key, DH key (MPI), ciphertext length,
 authenticator, revealed-MACs length (otr-v4.md "Data Message")."""
 
 
+_DATA_TYPE_BYTE = bytes((MESSAGE_TYPE_DATA,))
+
 for _decoder_type, _decoder in (
     (MSG_IDENTITY, IdentityMessage.decode),
     (MSG_AUTH_R, AuthRMessage.decode),
@@ -498,7 +500,22 @@ class V4Session(SmpSessionMixin):
         return out
 
     def receive_fast(self, binary: bytes, now: float) -> list[Output] | None:
-        return None
+        """The common case of a data message straight from the wire: ENCRYPTED, and
+        it decodes and opens (what :meth:`_receive_data` does then, without the
+        registry's dispatch).  Anything else - another message type, no session
+        yet, a message that fails - returns None with nothing changed
+        (:meth:`otr.v4.ratchet.DoubleRatchet.open` rolls back), and the general
+        path handles and reports it."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return None
+        if binary[2:3] != _DATA_TYPE_BYTE:
+            return None
+        try:
+            opened = ratchet.open(DataMessage4.decode(binary), now)
+        except RemoteProtocolError:
+            return None
+        return self._deliver(opened.plaintext, opened.extra_key, now)
 
     def _deliver(self, plaintext: bytes, extra_key: bytes, now: float) -> list[Output]:
         """A verified data message: its text, then its TLVs."""
