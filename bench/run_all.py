@@ -191,6 +191,13 @@ def row(
     return text
 
 
+def print_rows(
+    labels: dict[str, str], lib: Samples, ours: Samples, targets: dict[str, float]
+) -> None:
+    for key, label in labels.items():
+        print(row(label, lib[key], ours[key], f"  <={targets[key]}", targets[key]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
@@ -215,8 +222,7 @@ def main() -> int:
         "pingpong_us": "ping-pong msg (µs)",
         "smp_ms": "full SMP (ms)",
     }
-    for key, label in labels.items():
-        print(row(label, lib[key], ours[key], f"  <={TARGETS[key]}", TARGETS[key]))
+    print_rows(labels, lib, ours, TARGETS)
     if ACCELERATED:
         # For information: the same data-message scenarios on the pure-Python twins.
         sizes = ["--runs", str(args.runs), "--msgs", str(args.msgs), "--smp-runs", "0"]
@@ -233,15 +239,9 @@ def main() -> int:
     if not args.no_v4:
         ours4 = ours_bench(args.runs, args.msgs, args.smp_runs, v4=True)
         print("OTRv4 (ours) against libotr's OTRv3 figures above (libotr has no OTRv4):")
-        labels4 = {
-            "ake_ms": "v4 full DAKE (ms)",
-            "oneway_us": "v4 one-way msg (µs)",
-            "pingpong_us": "v4 ping-pong msg (µs)",
-            "smp_ms": "v4 full SMP (ms)",
-        }
-        for key, label in labels4.items():
-            target = TARGETS_V4[key]
-            print(row(label, lib[key], ours4[key], f"  <={target}", target))
+        labels4 = {key: "v4 " + label for key, label in labels.items()}
+        labels4["ake_ms"] = "v4 full DAKE (ms)"
+        print_rows(labels4, lib, ours4, TARGETS_V4)
         # The protocol cores alone (bench_v4_dake.py, bench_v4_smp.py): the DAKE
         # without the front door and the first ratchet's two DH shared secrets, SMP v4
         # without the four data messages (each a new ratchet) that carry it.
