@@ -59,11 +59,14 @@ def test_generate(
 ) -> None:
     code, out, err = otr_keys(capsys, "generate", "alice@example.org", "prpl-jabber")
     assert code == 0
-    assert out == f"alice@example.org (prpl-jabber): {FP}\n"
+    identity = load_identity(home, "alice@example.org", "prpl-jabber")
+    assert identity is not None and identity.fingerprint is not None  # OTRv4 by default
+    v4_line = f"alice@example.org (prpl-jabber): OTRv4 {human_fingerprint(identity.fingerprint)}"
+    assert out == f"alice@example.org (prpl-jabber): {FP}\n{v4_line}\n"
     assert err.startswith("Generating a DSA key for alice@example.org (prpl-jabber)...")
     assert err.endswith(" done\n")
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    for name in ("otr.private_key", "otr.instance_tags"):
+    for name in ("otr.private_key", "otr.instance_tags", "otr.identities"):
         assert stat.S_IMODE((home / name).stat().st_mode) == 0o600
     store = PrivateKeyStore.from_file(home / "otr.private_key")
     assert store.get("alice@example.org", "prpl-jabber") == KEY
@@ -91,7 +94,9 @@ def test_generate(
 
 
 def test_generate_real_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = otr_keys(capsys, "generate", "--dir", str(tmp_path), "bob", "xmpp")
+    code, out, err = otr_keys(
+        capsys, "generate", "--v3-only", "--dir", str(tmp_path), "bob", "xmpp"
+    )
     assert code == 0 and "done" in err
     key = PrivateKeyStore.from_file(tmp_path / "otr.private_key").get("bob", "xmpp")
     assert key is not None
@@ -153,7 +158,7 @@ def test_list_empty(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_and_fingerprint(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = otr_keys(capsys, "fingerprint")
     assert_one_line_error(code, err, "otr.private_key: no such file")
-    otr_keys(capsys, "generate", "alice@example.org", "prpl-jabber")
+    otr_keys(capsys, "generate", "--v3-only", "alice@example.org", "prpl-jabber")
     otr_keys(capsys, "trust", "-a", "alice@example.org", "-p", "prpl-jabber", "bob", PEER_FP)
     code, out, _ = otr_keys(capsys, "list")
     assert code == 0
@@ -171,7 +176,7 @@ def test_list_and_fingerprint(home: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     code, _, err = otr_keys(capsys, "fingerprint", "alice@example.org", "irc")
     assert_one_line_error(code, err, "no key for alice@example.org (irc)")
-    otr_keys(capsys, "generate", "alice@example.org", "irc")
+    otr_keys(capsys, "generate", "--v3-only", "alice@example.org", "irc")
     code, out, _ = otr_keys(capsys, "fingerprint", "alice@example.org")
     assert out == f"alice@example.org\tprpl-jabber\t{FP}\nalice@example.org\tirc\t{FP}\n"
 
@@ -432,7 +437,7 @@ def test_trust_v4_fingerprint(home: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_load_identity_of_a_v3_only_account(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert load_identity(home, "carol", "xmpp") is None
-    otr_keys(capsys, "generate", "carol", "xmpp")
+    otr_keys(capsys, "generate", "--v3-only", "carol", "xmpp")
     identity = load_identity(home, "carol", "xmpp")
     assert identity is not None and identity.v4 is None and identity.dsa_key == KEY
     assert identity.instance_tag == InstanceTagStore.from_file(home / "otr.instance_tags").get(

@@ -486,3 +486,55 @@ def test_replace_v4_profile() -> None:
     v3_only = Conversation(DSA_A, "bob", account="alice", instance_tag=TAG_A)
     with pytest.raises(LocalProtocolError):
         v3_only.replace_v4_profile(renewed)
+
+
+def test_profile_renewed_from_the_identity_by_the_timer() -> None:
+    """Credentials made from an Identity: ``next_deadline`` includes the profile's
+    renewal time (12 hours before it expires) and ``handle_timer`` renews it, keeping
+    its versions; the next DAKE carries the new profile."""
+    from otr.v4.identity import PROFILE_RENEW_BEFORE, Identity
+
+    me = Identity.generate(
+        "alice@example.org", "xmpp", os.urandom, NOW, dsa_key=DSA_A, instance_tag=TAG_A
+    )
+    first = me.client_profile
+    assert first is not None
+    a, b = conv("alice", v4=V4Credentials.from_identity(me)), conv("bob")
+    due = first.expiration - PROFILE_RENEW_BEFORE
+    assert a.next_deadline() == due
+    assert conv("bob").next_deadline() is None  # no identity: nothing to renew
+    a.handle_timer(due - 1)
+    assert me.client_profile is first
+    a.handle_timer(due)
+    renewed = me.client_profile
+    assert renewed is not first and renewed is not None
+    assert renewed.versions == first.versions and renewed.expiration > first.expiration
+    assert a.next_deadline() == renewed.expiration - PROFILE_RENEW_BEFORE
+    secure(a, b)
+    assert b.sessions[(4, TAG_A)].result.their_profile == renewed  # type: ignore[attr-defined]
+
+
+def test_data_messages_take_the_fast_path_and_failures_the_general_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An in-order v4 data message is read by ``V4Session.receive_fast`` without the
+    general path; a replayed one falls back to it (nothing changed) and is reported."""
+    from otr.v4.session import V4Session
+
+    a, b = conv("alice"), conv("bob")
+    secure(a, b)
+    (wire,) = sent(a.send("fast", NOW))
+    general = V4Session.receive
+    calls: list[object] = []
+
+    def spy(self: V4Session, *args: Any) -> Any:
+        calls.append(args[1])
+        return general(self, *args)
+
+    monkeypatch.setattr(V4Session, "receive", spy)
+    assert got(b.receive(wire, NOW)) == ["fast"] and calls == []
+    replayed = b.receive(wire, NOW)
+    assert len(calls) == 1 and not got(replayed)
+    assert any(isinstance(e, ev.MessageUnreadable) for e in replayed)
+    (wire,) = sent(a.send("still fine", NOW))
+    assert got(b.receive(wire, NOW)) == ["still fine"] and len(calls) == 1

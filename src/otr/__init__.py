@@ -51,6 +51,8 @@ from .events import (
 from .instance import InstanceSession, MsgState, VersionProtocol
 from .limits import Limits
 from .policy import Policy, PolicyFlag
+from .v4.identity import Identity
+from .v4.session import V4Credentials, V4Mode, V4Settings
 
 __all__ = [
     "AuthenticationFailed",
@@ -63,6 +65,7 @@ __all__ = [
     "Event",
     "ExtraSymmetricKey",
     "FingerprintChanged",
+    "Identity",
     "InstanceSession",
     "InvalidGroupElement",
     "Limits",
@@ -94,6 +97,9 @@ __all__ = [
     "Trust",
     "TrustStore",
     "UnencryptedReceived",
+    "V4Credentials",
+    "V4Mode",
+    "V4Settings",
     "VersionProtocol",
     "Warning",
     "__version__",

@@ -72,8 +72,8 @@ RESEND_INTERVAL = 60.0
 MIN_INSTANCE_TAG = 0x100
 """Spec "Instance Tags": valid tags are >= 0x00000100."""
 
-_DATA_PREFIXES = ("?OTR:AAMD", "?OTR:AAID")
-"""Base 64 of a v3 / v2 Data Message's first bytes (version, type 0x03)."""
+_DATA_PREFIXES = ("?OTR:AAQD", "?OTR:AAMD", "?OTR:AAID")
+"""Base 64 of a v4 / v3 / v2 Data Message's first bytes (version, type 0x03)."""
 _INSTANCE_TAGS = struct.Struct(">II")
 _BLOCKED = "the selected instance's key changed; choose with select_instance()"
 _TRUST_RANK = {Trust.NEW: 0, Trust.UNVERIFIED: 1, Trust.VERIFIED: 2}
@@ -486,6 +486,8 @@ class Conversation:
         ]
         if self._held:
             deadlines.append(self._held[0][1] + RESEND_INTERVAL)
+        if self._v4 is not None and (due := self._v4.profile_renewal_due()) is not None:
+            deadlines.append(due)
         deadlines += [
             t
             for s in self._slots.values()
@@ -495,8 +497,11 @@ class Conversation:
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> list[Event]:
-        """Report held messages that could not be sent encrypted in time; run the
-        sessions' timers."""
+        """Report held messages that could not be sent encrypted in time; renew our
+        OTRv4 Client Profile when it is due (with credentials made by
+        :meth:`otr.v4.session.V4Credentials.from_identity`); run the sessions' timers."""
+        if self._v4 is not None:
+            self._v4.renew_profile(now)
         out: list[Event] = []
         keep = []
         for text, t in self._held:
@@ -598,6 +603,8 @@ class Conversation:
         if not common:
             return []
         version = max(common)
+        if version == 4 and self._v4 is not None:
+            self._v4.renew_profile(now)  # the Identity message carries the profile
         return self._outputs(self._protocols[version].start(version, now), version, 0, now)
 
     # -- fragments
@@ -699,7 +706,7 @@ class Conversation:
         except RemoteProtocolError:
             return None
         version = binary[1]
-        if version == 3:
+        if version == 3 or version == 4:  # the same header layout (tags at offset 3)
             if len(binary) < 11:
                 return None
             sender, receiver = _INSTANCE_TAGS.unpack_from(binary, 3)

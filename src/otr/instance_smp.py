@@ -6,8 +6,8 @@ the peer fingerprint's trust, except on the side that only answered the peer's
 question - it learnt nothing about the peer's identity).
 
 A session mixes in :class:`SmpSessionMixin`, keeps its SMP machine (:mod:`otr.smp.v3`
-or :mod:`otr.smp.v4`) in ``smp`` and implements ``_send_data``.
-(:class:`otr.v3.protocol.V3Session` has the same code of its own; it can use this.)
+or :mod:`otr.smp.v4`) behind ``_smp_machine`` and implements ``_send_data``
+(:class:`otr.v3.protocol.V3Session` and :class:`otr.v4.session.V4Session` do).
 """
 
 from __future__ import annotations

@@ -4,6 +4,19 @@ Speaks ``shared/interop/PROTOCOL.md`` on stdin/stdout, so any harness that
 drives libotr's ``otrpeer`` can drive this implementation the same way.
 :class:`InteropPeer` holds the logic (one command dict in, event dicts out);
 :func:`run` is the stdio loop around it.
+
+OTRv4 (PROTOCOL.md ``init``): when the ``versions`` allow 4, the party gets an
+OTRv4 identity (:class:`otr.v4.identity.Identity`).  With ``keys_dir`` it is kept
+there as ``otr keys`` keeps it (:func:`otr.storage.identity.load_identity`:
+``otr.identities`` for the OTRv4 keys and Client Profile, ``otr.private_key`` for
+the DSA key unless ``privkey_file`` names another file), created when missing, so
+the same identity is used across runs; without it the identity is temporary.
+``versions`` ``[3,4]`` is the OTRv3-compatible mode (profile versions "34", OTRv3
+against a v3-only peer), ``[4]`` the standalone mode (profile versions "4").
+Fingerprints and SSIDs are the session's version's: 56 bytes and 8 bytes for OTRv4
+(the ``init`` event gives both of our fingerprints: ``fingerprint`` is the OTRv3
+one when there is a DSA key in use, ``fingerprint_v4`` the OTRv4 one).  Every
+``now`` is ``time.time()`` (Unix seconds, as the library expects).
 """
 
 from __future__ import annotations
@@ -23,6 +36,10 @@ from ..crypto.dsa import DSAPrivateKey, generate_dsa_key, human_fingerprint
 from ..errors import OtrError
 from ..events import Tlv
 from ..policy import Policy
+from ..storage import IDENTITY_FILE, PRIVKEY_FILE, IdentityStore
+from ..storage.identity import load_identity
+from ..v4.identity import Identity
+from ..v4.session import V4Credentials, V4Mode, V4Settings
 
 __all__ = ["InteropPeer", "add_arguments", "event_to_json", "run"]
 
@@ -112,7 +129,8 @@ def event_to_json(e: ev.Event) -> Json | None:
 
 
 def _load_key(path: str | None, account: str, protocol: str) -> DSAPrivateKey:
-    """Read our DSA key from a libotr ``otr.private_key`` file, generating it when missing."""
+    """Read our DSA key from a libotr ``otr.private_key`` file, generating it when missing
+    (a temporary key without a file)."""
     if path is None:
         return generate_dsa_key()
     from ..storage import PrivateKeyStore
@@ -136,11 +154,42 @@ def _policy(value: Any, max_size: int, versions: Any) -> Policy:
     return pol
 
 
+def _load_identity(
+    keys_dir: str | None,
+    account: str,
+    protocol: str,
+    dsa_key: DSAPrivateKey | None,
+    instag: int | None,
+    now: float,
+) -> Identity:
+    """Our OTRv4 identity from ``keys_dir`` (created there when missing or when a fixed
+    ``instag`` differs from its instance tag), with ``dsa_key`` attached (None: the
+    standalone mode) and its Client Profile renewed for the versions that implies."""
+    rng = os.urandom
+    found = load_identity(keys_dir, account, protocol) if keys_dir else None
+    if found is None or found.v4 is None or (instag is not None and found.instance_tag != instag):
+        tag = instag if instag is not None else (found.instance_tag if found else None)
+        identity = Identity.generate(account, protocol, rng, now, instance_tag=tag)
+    else:
+        identity = found
+    identity = dataclasses.replace(identity, dsa_key=dsa_key)
+    changed = identity.renew_profile(now, rng, versions="34" if dsa_key is not None else "4")
+    if keys_dir and (changed or identity is not found):
+        os.makedirs(keys_dir, exist_ok=True)
+        path = os.path.join(keys_dir, IDENTITY_FILE)
+        store = IdentityStore.from_file(path) if os.path.exists(path) else IdentityStore()
+        # The DSA key stays in libotr's otr.private_key (as ``otr keys`` keeps it).
+        store.set(dataclasses.replace(identity, dsa_key=None))
+        store.save(path)
+    return identity
+
+
 class InteropPeer:
     """One party: handles one command object, returns the event objects."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.conv: Conversation | None = None
+        self.identity: Identity | None = None
         self.clock = clock
 
     def handle(self, cmd: Json) -> list[Json]:
@@ -169,29 +218,7 @@ class InteropPeer:
         if name == "quit":
             return []
         if name == "init":
-            account = str(cmd.get("account", "alice@x"))
-            protocol = str(cmd.get("protocol", "xmpp"))
-            key = _load_key(cmd.get("privkey_file"), account, protocol)
-            policy = _policy(
-                cmd.get("policy"), int(cmd.get("max_msg_size") or 0), cmd.get("versions")
-            )
-            self.conv = Conversation(
-                key,
-                str(cmd.get("peer", "bob@x")),
-                account=account,
-                protocol=protocol,
-                policy=policy,
-                instance_tag=cmd.get("instag") or None,
-            )
-            fp = key.public.fingerprint()
-            return [
-                {
-                    "ev": "init",
-                    "fingerprint": fp.hex(),
-                    "fingerprint_human": human_fingerprint(fp),
-                    "instag": self.conv.our_instance,
-                }
-            ]
+            return [self._init(cmd, now)]
         conv = self._conv()
         if name == "recv":
             return self._events(conv.receive(str(cmd["data"]), now))
@@ -233,13 +260,67 @@ class InteropPeer:
             return []
         raise ValueError(f"unknown command {name!r}")
 
-    @staticmethod
-    def _status(conv: Conversation) -> Json:
+    def _init(self, cmd: Json, now: float) -> Json:
+        account = str(cmd.get("account", "alice@x"))
+        protocol = str(cmd.get("protocol", "xmpp"))
+        keys_dir = cmd.get("keys_dir")
+        key_file = cmd.get("privkey_file")
+        if key_file is None and keys_dir:
+            key_file = os.path.join(str(keys_dir), PRIVKEY_FILE)
+            os.makedirs(str(keys_dir), exist_ok=True)
+        key = _load_key(key_file, account, protocol)
+        policy = _policy(cmd.get("policy"), int(cmd.get("max_msg_size") or 0), cmd.get("versions"))
+        instag = int(cmd["instag"]) if cmd.get("instag") else None
+        v4: V4Credentials | None = None
+        settings: V4Settings | None = None
+        self.identity = None
+        if policy.allow_v4:
+            v3 = policy.allow_v3 or policy.allow_v2
+            identity = _load_identity(
+                str(keys_dir) if keys_dir else None,
+                account,
+                protocol,
+                key if v3 else None,
+                instag,
+                now,
+            )
+            self.identity, instag = identity, identity.instance_tag
+            v4 = V4Credentials.from_identity(identity)
+            settings = V4Settings(mode=V4Mode.OTRV3_COMPATIBLE if v3 else V4Mode.STANDALONE)
+        self.conv = Conversation(
+            key,
+            str(cmd.get("peer", "bob@x")),
+            account=account,
+            protocol=protocol,
+            policy=policy,
+            instance_tag=instag,
+            v4=v4,
+            v4_settings=settings,
+        )
+        fp = key.public.fingerprint()
+        out: Json = {
+            "ev": "init",
+            "fingerprint": fp.hex(),
+            "fingerprint_human": human_fingerprint(fp),
+            "instag": self.conv.our_instance,
+        }
+        v4_fp = self.identity.fingerprint if self.identity is not None else None
+        if v4_fp is not None:
+            if settings is not None and settings.mode is V4Mode.STANDALONE:
+                out["fingerprint"], out["fingerprint_human"] = v4_fp.hex(), human_fingerprint(v4_fp)
+            out["fingerprint_v4"] = v4_fp.hex()
+            out["fingerprint_v4_human"] = human_fingerprint(v4_fp)
+        return out
+
+    def _status(self, conv: Conversation) -> Json:
+        ours = conv.our_fingerprint
+        if conv.version == 4 and self.identity is not None and self.identity.fingerprint:
+            ours = self.identity.fingerprint
         return {
             "ev": "status",
             "msgstate": conv.msgstate.value,
             "protocol_version": conv.version,
-            "our_fingerprint": conv.our_fingerprint.hex(),
+            "our_fingerprint": ours.hex(),
             "their_fingerprint": conv.their_fingerprint.hex(),
             "our_instag": conv.our_instance,
             "their_instance": conv.their_instance,

@@ -10,9 +10,10 @@ the DSA key stays in ``otr.private_key`` only, :func:`otr.storage.identity.load_
 puts them together) and ``otr.fingerprints.v4`` (peers' 56-byte OTRv4 fingerprints,
 beside libotr's file, see :mod:`otr.storage.fingerprints`).
 
-* ``generate ACCOUNT PROTOCOL`` -- a new 1024-bit DSA key (and an instance tag);
-  with ``--v4`` also the OTRv4 identity (Ed448 long-term and forging keys, a Client
-  Profile advertising versions 3 and 4), with ``--v4-only`` the OTRv4 identity alone;
+* ``generate ACCOUNT PROTOCOL`` -- a new 1024-bit DSA key (and an instance tag) and the
+  OTRv4 identity (Ed448 long-term and forging keys, a Client Profile advertising
+  versions 3 and 4); ``--v3-only`` the DSA key alone (libotr's files only),
+  ``--v4-only`` the OTRv4 identity alone (``--v4`` is the default, kept for scripts);
 * ``list`` -- our keys (and OTRv4 identities) and every known fingerprint with its trust;
 * ``fingerprint [ACCOUNT [PROTOCOL]]`` -- our fingerprint(s), OTRv3 then OTRv4;
 * ``trust USERNAME FINGERPRINT`` -- mark a peer's fingerprint (40 hex digits, or 112 for
@@ -82,13 +83,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sub = parser.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", parents=[common], help="generate a DSA key for an account")
+    p = sub.add_parser(
+        "generate", parents=[common], help="generate a DSA key and an OTRv4 identity"
+    )
     p.add_argument("account", help="our account name, e.g. alice@example.org")
     p.add_argument("protocol", help="the protocol, e.g. prpl-jabber (Pidgin) or xmpp")
     p.add_argument("--force", action="store_true", help="replace an existing key")
     which = p.add_mutually_exclusive_group()
     which.add_argument(
-        "--v4", action="store_true", help="also generate the OTRv4 identity (Ed448 keys)"
+        "--v4", action="store_true", help="the DSA key and the OTRv4 identity (the default)"
+    )
+    which.add_argument(
+        "--v3-only", action="store_true", help="generate only the DSA key (no OTRv4 identity)"
     )
     which.add_argument(
         "--v4-only", action="store_true", help="generate only the OTRv4 identity (no DSA key)"
@@ -252,7 +258,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if not account or not protocol:
         raise CommandError("account and protocol must not be empty")
     want_v3 = not args.v4_only
-    want_v4 = args.v4 or args.v4_only
+    want_v4 = not args.v3_only
     identities = _load_identities(ids_path) if want_v4 else IdentityStore()
     existing = keys.get(account, protocol)
     if want_v3 and existing is not None and not args.force:

@@ -20,7 +20,8 @@ from .. import events as ev
 from ..crypto.dsa import DSAPrivateKey
 from ..errors import EntropyError, LocalProtocolError, RemoteProtocolError
 from ..events import Event, Tlv
-from ..instance import MsgState, Output, Secured, SmpVerdict, Transmit
+from ..instance import MsgState, Output, Secured, Transmit
+from ..instance_smp import SmpSessionMixin
 from ..limits import Limits, encoded_length_bound
 from ..smp.v3 import Smp, SmpStep
 from ..wire import envelope, tlv
@@ -89,9 +90,13 @@ class V3Protocol:
         return ev.SendMessage(envelope.format_error(text))
 
 
-class V3Session:
+class V3Session(SmpSessionMixin):
     """The message state, AKE, data-message keys and SMP of one remote instance
-    (spec "Instance Tags"; OTRv2 peers use instance 0)."""
+    (spec "Instance Tags"; OTRv2 peers use instance 0).  The user's SMP calls and
+    libotr's trust rule for SMP outcomes come from
+    :class:`otr.instance_smp.SmpSessionMixin`."""
+
+    SMP_FLAGS = IGNORE_UNREADABLE
 
     def __init__(self, protocol: V3Protocol, their_instance: int) -> None:
         self._protocol = protocol
@@ -106,6 +111,10 @@ class V3Session:
         self.last_sent = float("-inf")
 
     # ------------------------------------------------------------------ status
+
+    @property
+    def _smp_machine(self) -> Smp | None:
+        return self.smp
 
     @property
     def ssid(self) -> bytes:
@@ -307,18 +316,6 @@ class V3Session:
             self.ake = Ake(self._protocol.key, self._protocol.rng)
         return out
 
-    def smp_start(self, secret: bytes, question: str | None, now: float) -> list[Output]:
-        res = self._smp().start(secret, question)
-        return self._smp_out(res.tlvs, res.events, now)
-
-    def smp_respond(self, secret: bytes, now: float) -> list[Output]:
-        res = self._smp().respond(secret)
-        return self._smp_out(res.tlvs, res.events, now)
-
-    def smp_abort(self, now: float) -> list[Output]:
-        res = self._smp().abort()
-        return self._smp_out(res.tlvs, res.events, now)
-
     def extra_key(self, use: int, usedata: bytes, now: float) -> list[Output]:
         if self.data is None:
             raise LocalProtocolError("no private conversation")
@@ -343,27 +340,3 @@ class V3Session:
         wire = self.data.encrypt(plaintext, flags)
         self.last_sent = now
         return [Transmit(wire)]
-
-    def _smp(self) -> Smp:
-        if self.msgstate is not MsgState.ENCRYPTED or self.smp is None:
-            raise LocalProtocolError("SMP needs a private conversation")
-        return self.smp
-
-    def _smp_out(self, tlvs: Sequence[Tlv], events: Sequence[Event], now: float) -> list[Output]:
-        out = self._smp_events(events)
-        if tlvs:
-            out = self._send_data(b"", tlvs, IGNORE_UNREADABLE, now) + out
-        return out
-
-    def _smp_events(self, events: Sequence[Event]) -> list[Output]:
-        # libotr's set_smp_trust: the outcome sets the fingerprint's trust, except
-        # on the side that only answered the peer's question (it learnt nothing
-        # about the peer's identity).
-        smp = self.smp
-        answered_question = smp is not None and smp.received_question
-        out: list[Output] = []
-        for e in events:
-            if isinstance(e, ev.SmpSucceeded | ev.SmpFailed) and not answered_question:
-                out.append(SmpVerdict(isinstance(e, ev.SmpSucceeded)))
-            out.append(e)
-        return out

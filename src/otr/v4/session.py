@@ -119,6 +119,8 @@ flags, pn/ratchet id/message id, ECDH key, DH key (MPI), ciphertext length,
 authenticator, revealed-MACs length (otr-v4.md "Data Message")."""
 
 
+_DATA_TYPE_BYTE = bytes((MESSAGE_TYPE_DATA,))
+
 for _decoder_type, _decoder in (
     (MSG_IDENTITY, IdentityMessage.decode),
     (MSG_AUTH_R, AuthRMessage.decode),
@@ -157,14 +159,19 @@ class V4Credentials:
     keypair: Ed448KeyPair
     forging_key: ForgingKey
     profile: ClientProfile
+    identity: Identity | None = field(default=None, compare=False, repr=False)
+    """The identity these credentials come from, when it can re-sign the profile:
+    the conversation then renews the Client Profile itself (:meth:`V4Protocol.renew_profile`)."""
 
     @classmethod
     def from_identity(cls, identity: Identity) -> V4Credentials:
         """The OTRv4 part of an :class:`otr.v4.identity.Identity` (its keys and its
-        current Client Profile; renew the profile first when it is due)."""
+        current Client Profile), keeping the identity so that a conversation renews
+        the profile before it expires (the identity is updated in place: save it
+        when :attr:`otr.v4.identity.Identity.client_profile` changed)."""
         if identity.v4 is None or identity.client_profile is None:
             raise LocalProtocolError("the identity has no OTRv4 keys or Client Profile")
-        return cls(identity.v4.long_term, identity.v4.forging, identity.client_profile)
+        return cls(identity.v4.long_term, identity.v4.forging, identity.client_profile, identity)
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,31 @@ class V4Protocol:
         self.rng = rng
         self.settings = settings or V4Settings()
         self.our_fingerprint = fingerprint(keypair.public, forging_key.public)
+        self.identity = credentials.identity
         self.master_dake = self.new_dake()
+
+    def profile_renewal_due(self) -> float | None:
+        """Unix time at which :meth:`renew_profile` will replace the Client Profile,
+        or None when these credentials hold no identity to re-sign it with."""
+        return None if self.identity is None else self.identity.profile_renewal_due()
+
+    def renew_profile(self, now: float) -> bool:
+        """Renew the Client Profile through the identity when it is due
+        (:meth:`otr.v4.identity.Identity.renew_profile`, 12 hours before it expires,
+        keeping the versions it advertises) and use it for every new DAKE.  True when
+        the profile changed.  Draws randomness only when renewing (the transitional
+        signature); a failing ``rng`` raises :class:`~otr.errors.EntropyError` with
+        nothing changed."""
+        identity = self.identity
+        due = self.profile_renewal_due()
+        if identity is None or due is None or now < due:
+            return False
+        versions = self.profile.versions.decode("ascii")
+        if not identity.renew_profile(now, self.rng, versions=versions):
+            return False
+        assert identity.client_profile is not None
+        self.replace_profile(identity.client_profile)
+        return True
 
     def replace_profile(self, profile: ClientProfile) -> None:
         """Use a renewed Client Profile (same keys and instance tag; see
@@ -469,7 +500,22 @@ class V4Session(SmpSessionMixin):
         return out
 
     def receive_fast(self, binary: bytes, now: float) -> list[Output] | None:
-        return None
+        """The common case of a data message straight from the wire: ENCRYPTED, and
+        it decodes and opens (what :meth:`_receive_data` does then, without the
+        registry's dispatch).  Anything else - another message type, no session
+        yet, a message that fails - returns None with nothing changed
+        (:meth:`otr.v4.ratchet.DoubleRatchet.open` rolls back), and the general
+        path handles and reports it."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return None
+        if binary[2:3] != _DATA_TYPE_BYTE:
+            return None
+        try:
+            opened = ratchet.open(DataMessage4.decode(binary), now)
+        except RemoteProtocolError:
+            return None
+        return self._deliver(opened.plaintext, opened.extra_key, now)
 
     def _deliver(self, plaintext: bytes, extra_key: bytes, now: float) -> list[Output]:
         """A verified data message: its text, then its TLVs."""
