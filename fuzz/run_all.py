@@ -47,6 +47,8 @@ def run_target(name: str, seconds: int, runs: int, seed_root: Path) -> Outcome:
     corpus.mkdir(parents=True, exist_ok=True)
     harness.CRASH_DIR.mkdir(parents=True, exist_ok=True)
     seeds = [str(p) for p in harness.seed_dirs(harness.load_target(name), seed_root)]
+    # (the targets were imported once in the main thread by ``main``: concurrent first
+    # imports of the same package from the pool's threads can deadlock on module locks)
     cmd = [
         sys.executable,
         str(harness.FUZZ_DIR / "harness.py"),
@@ -97,6 +99,8 @@ def main(argv: list[str]) -> int:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    for name in names:  # import every target here, before the threads use them
+        harness.load_target(name)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         outcomes = list(
             pool.map(lambda n: run_target(n, args.seconds, args.runs, seed_root), names)
