@@ -1,4 +1,5 @@
-"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``."""
+"""The ``otr`` command line: ``otr demo``, ``otr keys ...``, ``otr interop-peer``,
+``otr prekey-server``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ _COMMANDS = {
     "demo": ("demo", "two local parties run the AKE and exchange messages"),
     "keys": ("keys", "manage long-term keys, fingerprints and trust (libotr's files)"),
     "interop-peer": ("interop_peer", "speak the JSON-lines interop protocol on stdio"),
+    "prekey-server": ("prekey_server", "run the OTRv4 prekey server as an XMPP component"),
 }
 
 
