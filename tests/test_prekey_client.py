@@ -56,11 +56,14 @@ def test_answers_with_bad_macs_or_tags_are_rejected(server: PrekeyServer) -> Non
     (status_text,) = server.handle(BOB_JID, dake3.text, NOW)
     status = msg.decode_message(msg.decode_text(status_text))
     assert isinstance(status, msg.StorageStatus)
+    request = bob._request
+    assert request is not None and request.keys is not None
     lies = [
         replace(status, count=status.count + 100),  # MAC covers the count
         replace(status, receiver_tag=0x999),
         replace(status, mac=bytes(64)),
         msg.Success(BOB.tag, status.mac),
+        msg.Success(BOB.tag, request.keys.success_mac(BOB.tag)),  # right MAC, wrong kind
         msg.Failure(BOB.tag, bytes(64)),
         msg.Dake2(
             BOB.tag,

@@ -6,7 +6,11 @@ pid file and log, c2s and component ports (no s2s, no TLS, plaintext SASL for
 this local server), the accounts ``alice`` and ``bob`` on :data:`DOMAIN` with
 password ``pw`` (offline messages are stored), and the component
 :data:`COMPONENT` with :data:`SECRET`.
-``run_as_root`` lets it run as root (the test machines' user).  ``./run``
+``run_as_root`` lets it run as root (the test machines' user).  Nagle's
+algorithm is off (``network_settings``): with it, a stanza that follows one the
+peer has not acknowledged waits for the peer's delayed ACK (~40 ms), which
+caps a request/answer stream.  The realuse work's ``tests/services/prosody.py``
+is the general helper; this one stays minimal and adds offline storage.  ``./run``
 installs the Debian package ``prosody``; without it the tests are skipped.
 """
 
@@ -95,6 +99,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 run_as_root = true
+network_settings = {{ nagle = false }}
 modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "offline" }}
 modules_disabled = {{ "s2s"; "tls" }}
 VirtualHost "{DOMAIN}"

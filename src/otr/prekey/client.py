@@ -322,6 +322,8 @@ class PrekeyClient:
             raise RemoteProtocolError("an answer before the DAKE completed")
         if answer.receiver_tag != self.instance_tag:
             raise RemoteProtocolError("answer for another instance tag")
+        if isinstance(answer, msg.StorageStatus) == (request.intent is _Intent.PUBLISH):
+            raise RemoteProtocolError("an answer to another kind of request")
         if isinstance(answer, msg.StorageStatus):
             expected = keys.status_mac(answer.receiver_tag, answer.count)
         elif isinstance(answer, msg.Success):

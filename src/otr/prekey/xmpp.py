@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import slixmpp
 from slixmpp import JID
@@ -54,6 +55,8 @@ IDENTITY_NAME = "OTR Prekey Server"
 FINGERPRINT_NODE = "fingerprint"
 
 _log = logging.getLogger(__name__)
+
+MessageType = Literal["normal", "chat"]
 
 
 class PrekeyComponent(slixmpp.ComponentXMPP):
@@ -91,22 +94,35 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
     async def _session_start(self, _event: object) -> None:
         _log.info("prekey component %s online", self.boundjid.bare)
 
-    async def _message(self, stanza: Message) -> None:
+    def _message(self, stanza: Message) -> None:
+        # A plain (not async) handler: slixmpp calls it directly, no task per stanza.
         if stanza["type"] not in ("normal", "chat"):
             return
+        mtype: MessageType = "chat" if stanza["type"] == "chat" else "normal"
         body = stanza["body"]
         if not body:
             return
         sender = stanza["from"]
         if is_retrieval(body):  # one storage transaction: answered inline
-            replies = self.prekey_server.handle(str(sender), body, self._now())
-        else:  # DAKE messages cost ring signatures, publications batch proofs
-            loop = asyncio.get_running_loop()
-            replies = await loop.run_in_executor(
-                self._worker, self.prekey_server.handle, str(sender), body, self._now()
-            )
+            self._send(sender, mtype, self.prekey_server.handle(str(sender), body, self._now()))
+            return
+        # DAKE messages cost ring signatures, publications batch proofs
+        future = asyncio.get_running_loop().run_in_executor(
+            self._worker, self.prekey_server.handle, str(sender), body, self._now()
+        )
+        future.add_done_callback(lambda done: self._finish(sender, mtype, done))
+
+    def _finish(self, to: JID, mtype: MessageType, done: asyncio.Future[list[str]]) -> None:
+        try:
+            replies = done.result()
+        except Exception:  # a local failure (e.g. the database is down), not the peer's
+            _log.exception("the prekey server failed on a message")
+            return
+        self._send(to, mtype, replies)
+
+    def _send(self, to: JID, mtype: MessageType, replies: list[str]) -> None:
         for reply in replies:
-            self.send_message(mto=sender, mbody=reply, mtype=stanza["type"], mfrom=self.boundjid)
+            self.send_message(mto=to, mbody=reply, mtype=mtype, mfrom=self.boundjid)
 
     def shutdown(self) -> None:
         """Stop the worker thread (after disconnecting)."""
