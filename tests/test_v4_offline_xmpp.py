@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import slixmpp
 
 from otr import events as ev
 from otr.conversation import Conversation
@@ -54,6 +55,13 @@ def _conversation(me: str, peer: str, tag: int, v4: V4Credentials) -> Conversati
         v4=v4,
         v4_settings=V4Settings(mode=V4Mode.STANDALONE),
     )
+
+
+async def _close(component: PrekeyComponent, *clients: slixmpp.BaseXMPP) -> None:
+    for xmpp in (*clients, component):
+        xmpp.disconnect()
+        await xmpp.disconnected
+    component.shutdown()
 
 
 def _sent(events: list[ev.Event]) -> list[str]:
@@ -148,12 +156,7 @@ def test_offline_conversation_through_prosody(
         again = bob.receive(await asyncio.wait_for(bob_inbox.get(), 20), time.time())
         assert [e.text for e in again if isinstance(e, ev.MessageReceived)] == ["great"]
 
-        for xmpp in (alice_xmpp, bob_xmpp):
-            xmpp.disconnect()
-            await xmpp.disconnected
-        component.disconnect()
-        await component.disconnected
-        component.shutdown()
+        await _close(component, alice_xmpp, bob_xmpp)
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
     server.storage.close()
