@@ -42,8 +42,10 @@ from .instance import (
 from .limits import Limits
 from .policy import Policy
 from .v3.protocol import ERR_MALFORMED, ERR_UNREADABLE, HEARTBEAT_INTERVAL, V3Protocol
+from .v4.offline import choose_ensembles
+from .v4.prekeys import PrekeyEnsemble
 from .v4.profiles import ClientProfile
-from .v4.session import V4Credentials, V4Protocol, V4Settings
+from .v4.session import V4Credentials, V4Protocol, V4Session, V4Settings
 from .wire import envelope, registry, tlv
 from .wire import v3 as wire3
 from .wire.fragment import (
@@ -413,6 +415,50 @@ class Conversation:
             return [ev.MessageNotSent(text, str(exc))]
         out = self._run(slot, slot.session.send(message, (), now), now)
         slot.sent.append((text, now))  # a deque of maxlen Limits.resend_record
+        return out
+
+    def start_offline(
+        self, ensembles: Iterable[PrekeyEnsemble], now: float, text: str | None = None
+    ) -> list[Event]:
+        """Start OTRv4 conversations with an offline peer from the Prekey
+        Ensembles retrieved from a prekey server (spec "Offline Conversation
+        Initialization"; :mod:`otr.v4.offline`).
+
+        One valid ensemble per instance tag is used (validated at ``now``, Unix
+        seconds: profiles, instance tags, version 4); each refused one is
+        reported as :class:`otr.events.EnsembleRefused`.  For each chosen
+        instance a Non-Interactive-Auth message is sent, the session becomes
+        ENCRYPTED (``SessionSecured(offline=True)``: reduced deniability) and
+        ``text``, if given, is sent to it as the first data message (without a
+        valid ensemble it is reported as ``MessageNotSent``).  Raises
+        LocalProtocolError (nothing sent) without an OTRv4 identity, in the
+        interactive-only mode, when the policy does not allow version 4, or for
+        a ``text`` that could never be sent."""
+        v4 = self._v4
+        if v4 is None:
+            raise LocalProtocolError("this conversation has no OTRv4 identity")
+        if not v4.settings.mode.allows_offline:
+            raise LocalProtocolError("the interactive-only mode allows no offline start")
+        if 4 not in self._offer_versions():
+            raise LocalProtocolError("the policy does not allow OTRv4")
+        if text is not None:
+            if "\0" in text:
+                raise LocalProtocolError("message text must not contain NUL")
+            self._check_size(text.encode("utf-8"), ())
+        chosen, refused = choose_ensembles(ensembles, now)
+        out: list[Event] = [ev.EnsembleRefused(tag, reason) for tag, reason in refused]
+        if not chosen and text is not None:
+            out.append(ev.MessageNotSent(text, "no valid Prekey Ensemble"))
+        for ensemble in chosen:
+            slot = self._slot(4, ensemble.instance_tag)
+            if slot is None:
+                out.append(ev.EnsembleRefused(ensemble.instance_tag, "too many remote instances"))
+                continue
+            session = slot.session
+            assert isinstance(session, V4Session)
+            out += self._run(slot, session.start_offline(ensemble, now), now)
+            if text is not None:
+                out += self._send_stored(slot, text, now)
         return out
 
     def select_instance(self, their_instance: int, version: int | None = None) -> None:
@@ -818,6 +864,7 @@ class Conversation:
                 trust=trust,
                 refreshed=secured.refreshed,
                 ssid_first_half_bold=secured.ssid_first_half_bold,
+                offline=secured.offline,
             )
         )
         # Messages held under REQUIRE_ENCRYPTION, then a recent stored message

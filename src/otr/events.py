@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "EnsembleRefused",
     "ErrorReceived",
     "Event",
     "ExtraSymmetricKey",
@@ -108,6 +109,13 @@ class SessionSecured(Event):
     trust: Trust
     refreshed: bool = False
     ssid_first_half_bold: bool = False
+    offline: bool = False
+    """OTRv4 only: the session was started by the non-interactive DAKE
+    (:meth:`otr.Conversation.start_offline`, or a Non-Interactive-Auth message
+    received), whose deniability is reduced (otr-v4.md "Offline Conversation
+    Initialization", ADR 009): Bob has only offline deniability and Alice no
+    participation deniability, unlike the interactive DAKE's online deniability
+    for both."""
 
 
 @dataclass(frozen=True)
@@ -262,3 +270,14 @@ class ExtraSymmetricKey(Event):
     use: int
     usedata: bytes
     origin: str
+
+
+@dataclass(frozen=True)
+class EnsembleRefused(Event):
+    """:meth:`otr.Conversation.start_offline` did not use this Prekey Ensemble:
+    ``reason`` says why (invalid at ``now``: expired or badly signed profiles,
+    instance tags that differ, version 4 not offered; or another ensemble was
+    chosen for its instance tag)."""
+
+    instance_tag: int
+    reason: str

@@ -121,6 +121,9 @@ class Secured(Effect):
     Client Profile's OTRv3 DSA key, bound by its verified transitional signature.
     A v4 session of the instance we talk to over OTRv3 with that key is the same
     peer (the upgrade path of the OTRv3-compatible mode)."""
+    offline: bool = False
+    """Started by the non-interactive DAKE (OTRv4 offline start, reduced
+    deniability: see :attr:`otr.events.SessionSecured.offline`)."""
 
 
 @dataclass(frozen=True)

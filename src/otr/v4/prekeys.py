@@ -212,12 +212,14 @@ def select_ensembles(
     now: float,
     *,
     supported_versions: frozenset[int] = frozenset({4}),
+    rejected: list[tuple[PrekeyEnsemble, EnsembleError]] | None = None,
 ) -> list[PrekeyEnsemble]:
     """The retriever's choice among received ensembles (prekey-server spec
     "Retrieving Prekey Ensembles", ADR 012): invalid ensembles and duplicates are
     discarded; ensembles are grouped by instance tag and long-term public key and
     the one with the latest expiry (Client Profile, then Prekey Profile) of each
-    group is kept.  Returned in order of instance tag."""
+    group is kept.  Returned in order of instance tag.  Invalid ensembles are
+    appended to ``rejected`` (when given) with the reason."""
     best: dict[tuple[int, bytes], PrekeyEnsemble] = {}
     seen: set[bytes] = set()
     for ensemble in ensembles:
@@ -227,7 +229,9 @@ def select_ensembles(
         seen.add(encoded)
         try:
             ensemble.validate(now, supported_versions=supported_versions)
-        except EnsembleError:
+        except EnsembleError as exc:
+            if rejected is not None:
+                rejected.append((ensemble, exc))
             continue
         key = (ensemble.instance_tag, ensemble.client_profile.public_key.encode())
         expiry = (ensemble.client_profile.expiration, ensemble.prekey_profile.expiration)

@@ -348,24 +348,46 @@ class DoubleRatchet:
             kdf.kdf(kdf.USAGE_FIRST_ROOT_KEY, result.k, ROOT_KEY_BYTES),
             _mixed_secret(k_ecdh, brace),
         )
+        return cls.from_first_chain(result, root, chain, brace, rng, now, limits)
+
+    @classmethod
+    def from_first_chain(
+        cls,
+        result: DakeOutput,
+        root_key: bytes,
+        chain_key: bytes,
+        brace_key: bytes,
+        rng: Rng,
+        now: float,
+        limits: RatchetLimits | None = None,
+    ) -> DoubleRatchet:
+        """The ratchet once the first root and chain keys are known.
+
+        The interactive DAKE derives them in :meth:`from_dake`; the
+        non-interactive DAKE (:mod:`otr.v4.offline`) takes ``KDF(0x12, K)`` and
+        ``KDF(0x13, K)`` (otr-v4.md "Non-Interactive DAKE Overview").  "alice"
+        sends on ``chain_key`` (her first messages carry ``result.our_ecdh`` and
+        ``result.our_dh``); "bob" receives on it from ``result.their_ecdh`` /
+        ``their_dh`` and rotates his sending side at once (drawing from ``rng``).
+        """
         ratchet = cls(
             rng=rng,
             limits=limits or RatchetLimits(),
             now=now,
             our_instance=result.our_instance,
             their_instance=result.their_instance,
-            root_key=root,
+            root_key=root_key,
             our_ecdh=result.our_ecdh,
             our_dh=result.our_dh,
             their_ecdh=result.their_ecdh,
             their_dh=result.their_dh,
-            brace_key=brace,
+            brace_key=brace_key,
         )
         if result.role == "alice":
-            ratchet._start_sending_chain(chain, result.our_dh.public)
+            ratchet._start_sending_chain(chain_key, result.our_dh.public)
         else:
             ratchet._receiving = _ReceivingChain(
-                0, result.their_ecdh.encode(), result.their_dh, chain, 0
+                0, result.their_ecdh.encode(), result.their_dh, chain_key, 0
             )
             ratchet._next = Rotation.SENDING
             ratchet._rotate_sending(now)

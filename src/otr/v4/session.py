@@ -92,9 +92,12 @@ from ..wire.v4.data import (
     decode_plaintext,
     encode_plaintext,
 )
+from ..wire.v4.non_interactive import NON_INTERACTIVE_AUTH_TYPE, NonInteractiveAuth
 from .dake import Dake, DakeResult, DakeState
 from .identity import Identity
 from .keys import Ed448KeyPair, ForgingKey, fingerprint
+from .offline import OfflineKeys, alice_offline, bob_offline
+from .prekeys import PrekeyEnsemble
 from .profiles import ClientProfile
 from .ratchet import DoubleRatchet, RatchetLimits, derive_extra_keys
 
@@ -126,6 +129,7 @@ for _decoder_type, _decoder in (
     (MSG_AUTH_R, AuthRMessage.decode),
     (MSG_AUTH_I, AuthIMessage.decode),
     (MESSAGE_TYPE_DATA, DataMessage4.decode),
+    (NON_INTERACTIVE_AUTH_TYPE, NonInteractiveAuth.decode),
 ):
     registry.register(4, _decoder_type, _decoder)
 
@@ -138,8 +142,9 @@ class V4Mode(enum.Enum):
     * ``STANDALONE``: OTRv4 only; OTRv3 (and v2) messages are ignored and only
       "?OTRv4?" is offered.  The mode document's "always encrypted" is the
       policy's ``require_encryption``; its profile should advertise "4" only.
-    * ``INTERACTIVE_ONLY``: OTRv4 only and only the interactive DAKE (this
-      library has no non-interactive DAKE, so it behaves as STANDALONE).
+    * ``INTERACTIVE_ONLY``: OTRv4 only and only the interactive DAKE: offline
+      starts are refused both ways (``Conversation.start_offline`` raises, a
+      received Non-Interactive-Auth message is rejected); otherwise as STANDALONE.
     """
 
     OTRV3_COMPATIBLE = "otrv3-compatible"
@@ -150,11 +155,19 @@ class V4Mode(enum.Enum):
         """Whether this mode lets the conversation speak protocol ``version``."""
         return version == 4 or self is V4Mode.OTRV3_COMPATIBLE
 
+    @property
+    def allows_offline(self) -> bool:
+        """Whether the non-interactive DAKE (offline starts) may be used."""
+        return self is not V4Mode.INTERACTIVE_ONLY
+
 
 @dataclass(frozen=True)
 class V4Credentials:
     """Our OTRv4 identity for one account: the long-term key H, the forging key F
-    and the Client Profile publishing them (owner tag = our instance tag)."""
+    and the Client Profile publishing them (owner tag = our instance tag).
+    ``prekeys``: the store of our published prekey secrets and our Prekey
+    Profiles, needed to accept offline starts (:mod:`otr.v4.offline`); without
+    it a Non-Interactive-Auth message is rejected."""
 
     keypair: Ed448KeyPair
     forging_key: ForgingKey
@@ -162,6 +175,9 @@ class V4Credentials:
     identity: Identity | None = field(default=None, compare=False, repr=False)
     """The identity these credentials come from, when it can re-sign the profile:
     the conversation then renews the Client Profile itself (:meth:`V4Protocol.renew_profile`)."""
+    prekeys: OfflineKeys | None = field(default=None, compare=False, repr=False)
+    """Bob's side of offline starts (his prekey secrets and Prekey Profiles); None:
+    Non-Interactive-Auth messages are rejected."""
 
     @classmethod
     def from_identity(cls, identity: Identity) -> V4Credentials:
@@ -215,6 +231,7 @@ class V4Protocol:
         self.keypair = keypair
         self.forging_key = forging_key
         self.profile = credentials.profile
+        self.prekeys = credentials.prekeys
         self.our_instance = our_instance
         self.account = account
         self.peer = peer
@@ -315,7 +332,7 @@ class V4Protocol:
         return ev.SendMessage(envelope.format_error(text))
 
 
-def _transmit(message: DakeMessage | DataMessage4) -> Transmit:
+def _transmit(message: DakeMessage | DataMessage4 | NonInteractiveAuth) -> Transmit:
     return Transmit(envelope.encode_otr_message(message.encode()))
 
 
@@ -358,6 +375,8 @@ class V4Session(SmpSessionMixin):
             return self._receive_data(message, now)
         if isinstance(message, IdentityMessage | AuthRMessage | AuthIMessage):
             return self._receive_dake(message, now)
+        if isinstance(message, NonInteractiveAuth):
+            return self._receive_offline(message, now)
         raise RemoteProtocolError("not an OTRv4 message this session handles")
 
     def _receive_dake(self, message: DakeMessage, now: float) -> list[Output]:
@@ -409,11 +428,64 @@ class V4Session(SmpSessionMixin):
         assert failure is not None
         raise failure
 
-    def _secured(self, result: DakeResult, now: float) -> list[Output]:
-        """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I
-        Message" / "Receiving an Auth-I Message")."""
+    def start_offline(self, ensemble: PrekeyEnsemble, now: float) -> list[Output]:
+        """Spec "Sending a Data Message to an offline participant": the
+        Non-Interactive-Auth message from a validated ``ensemble`` of this
+        instance, then ENCRYPTED (replacing any state); see :mod:`otr.v4.offline`."""
         proto = self._protocol
-        ratchet = DoubleRatchet.from_dake(result, proto.rng, now, proto.settings.ratchet)
+        if not proto.settings.mode.allows_offline:
+            raise LocalProtocolError("the interactive-only mode allows no offline start")
+        started = alice_offline(
+            ensemble,
+            profile=proto.profile,
+            keypair=proto.keypair,
+            account=proto.account,
+            peer=proto.peer,
+            rng=proto.rng,
+            now=now,
+            limits=proto.settings.ratchet,
+        )
+        secured = self._secured(started.result, now, started.ratchet)
+        self.dake.reset()
+        self._early = []
+        self.last_sent = now
+        return [_transmit(started.message), *secured]
+
+    def _receive_offline(self, message: NonInteractiveAuth, now: float) -> list[Output]:
+        """Spec "Receiving a Non-Interactive-Auth Message": verified, it replaces
+        any state (a DAKE under way, or the ENCRYPTED session's keys); a message
+        that fails a check changes nothing (RemoteProtocolError)."""
+        proto = self._protocol
+        if not proto.settings.mode.allows_offline:
+            raise RemoteProtocolError("Non-Interactive-Auth refused: interactive-only mode")
+        if self.msgstate is MsgState.FINISHED:
+            return []  # spec: "If the state is FINISHED: Ignore the message"
+        if proto.prekeys is None:
+            raise RemoteProtocolError("Non-Interactive-Auth refused: we published no prekeys")
+        result, ratchet = bob_offline(
+            message,
+            offline=proto.prekeys,
+            profile=proto.profile,
+            keypair=proto.keypair,
+            account=proto.account,
+            peer=proto.peer,
+            rng=proto.rng,
+            now=now,
+            limits=proto.settings.ratchet,
+        )
+        secured = self._secured(result, now, ratchet)
+        self.dake.reset()
+        self._early = []  # "there is no way these messages are valid for the current DAKE"
+        return secured
+
+    def _secured(
+        self, result: DakeResult, now: float, offline: DoubleRatchet | None = None
+    ) -> list[Output]:
+        """DAKE complete: a fresh ratchet and SMP; ENCRYPTED (spec "Sending an Auth-I
+        Message" / "Receiving an Auth-I Message").  ``offline``: the ratchet the
+        non-interactive DAKE built (:mod:`otr.v4.offline`)."""
+        proto = self._protocol
+        ratchet = offline or DoubleRatchet.from_dake(result, proto.rng, now, proto.settings.ratchet)
         profile = result.their_profile
         fp = profile.fingerprint()
         # The profile was validated with its transitional signature checked, so a
@@ -438,6 +510,7 @@ class V4Session(SmpSessionMixin):
                 # spec "Secure Session ID": the Auth-R sender shows the first half bold
                 ssid_first_half_bold=result.role == "alice",
                 also_proves=also,
+                offline=offline is not None,
             )
         ]
 

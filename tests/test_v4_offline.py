@@ -1,0 +1,339 @@
+"""Offline conversation starts (otr.v4.offline, Conversation.start_offline): two
+of our Conversations, Bob publishing an ensemble (handed over) and Alice
+starting with a first message while he is offline; refused ensembles; replays;
+the interactive-only mode; an independent re-derivation of the XZDH keys from
+the spec text; mutated Non-Interactive-Auth messages (hypothesis)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otr import events as ev
+from otr.conversation import Conversation
+from otr.crypto.dsa import generate_dsa_key
+from otr.errors import LocalProtocolError
+from otr.instance import MsgState
+from otr.policy import Policy
+from otr.prekey.secrets import PrekeySecretStore, StoredPrekey
+from otr.v4.keys import Ed448KeyPair, ForgingKey
+from otr.v4.offline import OfflineKeys, choose_ensembles
+from otr.v4.prekeys import PrekeyEnsemble, PrekeyMessageSecrets, generate_prekey_message
+from otr.v4.profiles import PrekeyProfile, build_client_profile, build_prekey_profile
+from otr.v4.session import V4Credentials, V4Mode, V4Settings
+from otr.wire import envelope
+from otr.wire.buffer import encode_mpi
+from otr.wire.v4.non_interactive import NonInteractiveAuth
+
+NOW = 1_800_000_000.0
+DAY = 86400
+DSA_A, DSA_B = generate_dsa_key(), generate_dsa_key()
+TAG_A, TAG_B = 0x1111_1111, 0x2222_2222
+ALICE_ID, BOB_ID = "alice@example.org", "bob@example.org"
+
+
+@dataclass
+class Publisher:
+    """Bob's OTRv4 identity with his published prekey values."""
+
+    creds: V4Credentials
+    shared: Ed448KeyPair
+    prekey_profile: PrekeyProfile
+    store: PrekeySecretStore
+    prekeys: list[PrekeyMessageSecrets]
+
+    def ensemble(self, index: int = 0) -> PrekeyEnsemble:
+        return PrekeyEnsemble(self.creds.profile, self.prekey_profile, self.prekeys[index].public())
+
+    def with_store(self) -> V4Credentials:
+        return replace(self.creds, prekeys=OfflineKeys(self.store, (self.prekey_profile,)))
+
+
+def identity(tag: int, expires: float = NOW + 14 * DAY) -> V4Credentials:
+    kp = Ed448KeyPair.generate(os.urandom)
+    forging = ForgingKey.generate(os.urandom)
+    profile = build_client_profile(kp, forging.public, tag, "4", int(expires))
+    return V4Credentials(kp, forging, profile)
+
+
+def publisher(
+    tag: int = TAG_B, count: int = 2, path: Path | None = None, expires: float = NOW + 14 * DAY
+) -> Publisher:
+    creds = identity(tag, expires)
+    shared = Ed448KeyPair.generate(os.urandom)
+    pp = build_prekey_profile(creds.keypair, tag, int(expires), shared.public)
+    store = PrekeySecretStore(path)
+    store.add_shared_prekey(tag, pp.expiration, shared.sym_key)
+    prekeys = [generate_prekey_message(tag, os.urandom) for _ in range(count)]
+    store.add_prekeys([StoredPrekey.of(p) for p in prekeys])
+    return Publisher(creds, shared, pp, store, prekeys)
+
+
+CREDS_A = identity(TAG_A)
+BOB = publisher()
+
+
+def conv(who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE) -> Conversation:
+    a = who == "alice"
+    c = Conversation(
+        DSA_A if a else DSA_B,
+        BOB_ID if a else ALICE_ID,
+        account=ALICE_ID if a else BOB_ID,
+        protocol="xmpp",
+        policy=Policy.named("MANUAL").with_versions(frozenset({4})),
+        instance_tag=TAG_A if a else TAG_B,
+        v4=v4,
+        v4_settings=V4Settings(mode=mode),
+    )
+    c.reraise_internal_errors = True
+    return c
+
+
+def sent(events: list[ev.Event]) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.SendMessage)]
+
+
+def deliver(to: Conversation, texts: list[str], now: float = NOW) -> list[ev.Event]:
+    return [e for t in texts for e in to.receive(t, now)]
+
+
+def texts(events: list[ev.Event]) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.MessageReceived)]
+
+
+def of_type(events: list[ev.Event], cls: type[Any]) -> list[Any]:
+    return [e for e in events if isinstance(e, cls)]
+
+
+def test_offline_start_then_both_continue(tmp_path: Path) -> None:
+    bob_id = publisher(path=tmp_path / "prekeys.json")
+    alice = conv("alice", CREDS_A)
+    out = alice.start_offline([bob_id.ensemble()], NOW, text="hello, offline Bob")
+    (secured,) = of_type(out, ev.SessionSecured)
+    assert secured.offline and secured.version == 4 and secured.their_instance == TAG_B
+    assert alice.is_encrypted and alice.their_instance == TAG_B
+    wire = sent(out)
+    assert len(wire) == 2  # the Non-Interactive-Auth message, then the data message
+    assert NonInteractiveAuth.decode(envelope.decode_otr_message(wire[0])).receiver_tag == TAG_B
+
+    # Bob comes online later (a new process: the store is read back from its file)
+    stored = PrekeySecretStore(tmp_path / "prekeys.json")
+    assert (tmp_path / "prekeys.json").stat().st_mode & 0o777 == 0o600
+    creds = replace(bob_id.creds, prekeys=OfflineKeys(stored, (bob_id.prekey_profile,)))
+    bob = conv("bob", creds)
+    got = deliver(bob, wire, NOW + 3600)
+    (bob_secured,) = of_type(got, ev.SessionSecured)
+    assert bob_secured.offline and bob_secured.ssid == secured.ssid
+    assert bob_secured.their_fingerprint == CREDS_A.profile.fingerprint()
+    assert bob_secured.ssid_first_half_bold != secured.ssid_first_half_bold
+    assert texts(got) == ["hello, offline Bob"]
+    identifier = bob_id.prekeys[0].identifier
+    assert not stored.has_prekey(identifier) and stored.has_prekey(bob_id.prekeys[1].identifier)
+    assert not PrekeySecretStore(tmp_path / "prekeys.json").has_prekey(identifier)  # persisted
+
+    # both continue in the ratchet, several rounds each way (DH ratchets included)
+    for i in range(4):
+        assert texts(deliver(alice, sent(bob.send(f"b{i}", NOW + 3601)), NOW + 3602)) == [f"b{i}"]
+        assert texts(deliver(bob, sent(alice.send(f"a{i}", NOW + 3603)), NOW + 3604)) == [f"a{i}"]
+        assert texts(deliver(bob, sent(alice.send(f"a{i}'", NOW + 3603)), NOW + 3604)) == [f"a{i}'"]
+    # the replayed Non-Interactive-Auth message is rejected and changes nothing
+    replay = bob.receive(wire[0], NOW + 3700)
+    assert of_type(replay, ev.MessageUnreadable) and not of_type(replay, ev.SessionSecured)
+    assert bob.ssid == secured.ssid
+    assert texts(deliver(alice, sent(bob.send("still here", NOW + 3701)), NOW + 3702)) == [
+        "still here"
+    ]
+
+
+def test_alice_may_send_more_before_bob_answers() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW))
+    assert len(wire) == 1  # no text: only the Non-Interactive-Auth message
+    wire += sent(alice.send("one", NOW)) + sent(alice.send("two", NOW))
+    bob = conv("bob", bob_id.with_store())
+    assert texts(deliver(bob, wire)) == ["one", "two"]
+    assert texts(deliver(alice, sent(bob.send("ack", NOW)))) == ["ack"]
+
+
+def test_one_instance_per_tag_and_every_instance() -> None:
+    bob_id = publisher(count=3)
+    other_device = publisher(tag=0x3333_3333)
+    alice = conv("alice", CREDS_A)
+    ensembles = [bob_id.ensemble(0), bob_id.ensemble(1), other_device.ensemble(0)]
+    out = alice.start_offline(ensembles, NOW, text="hi")
+    assert {e.their_instance for e in of_type(out, ev.SessionSecured)} | {
+        e.their_instance for e in of_type(out, ev.OtherInstanceSecured)
+    } == {TAG_B, 0x3333_3333}
+    (refused,) = of_type(out, ev.EnsembleRefused)
+    assert refused.instance_tag == TAG_B and "another ensemble" in refused.reason
+    assert len(sent(out)) == 4  # a Non-Interactive-Auth and "hi" for each instance
+    chosen, _ = choose_ensembles([*ensembles, ensembles[0]], NOW)  # duplicates dropped
+    assert [e.instance_tag for e in chosen] == [TAG_B, 0x3333_3333]
+
+
+def test_refused_ensembles() -> None:
+    alice = conv("alice", CREDS_A)
+    good = BOB.ensemble()
+    stranger = publisher()
+    cases = {
+        "expired": (good, NOW + 30 * DAY, "Client Profile is invalid"),
+        "foreign prekey profile": (
+            replace(good, prekey_profile=stranger.prekey_profile),
+            NOW,
+            "Prekey Profile is invalid",
+        ),
+        "mismatched prekey message": (
+            replace(good, prekey_message=replace(good.prekey_message, instance_tag=0x4444_4444)),
+            NOW,
+            "different instance tags",
+        ),
+    }
+    for ensemble, now, reason in cases.values():
+        out = alice.start_offline([ensemble], now, text="secret")
+        (refused,) = of_type(out, ev.EnsembleRefused)
+        assert reason in refused.reason and refused.instance_tag == TAG_B
+        (not_sent,) = of_type(out, ev.MessageNotSent)
+        assert not_sent.text == "secret" and not sent(out)
+        assert alice.msgstate is MsgState.PLAINTEXT and not alice.sessions
+
+
+def test_local_errors_raise_before_anything_is_sent() -> None:
+    with pytest.raises(LocalProtocolError):
+        conv("alice", CREDS_A, V4Mode.INTERACTIVE_ONLY).start_offline([BOB.ensemble()], NOW)
+    no_v4 = Conversation(DSA_A, BOB_ID, instance_tag=TAG_A)
+    with pytest.raises(LocalProtocolError):
+        no_v4.start_offline([BOB.ensemble()], NOW)
+    alice = conv("alice", CREDS_A)
+    with pytest.raises(LocalProtocolError):
+        alice.start_offline([BOB.ensemble()], NOW, text="a\0b")
+    assert not alice.sessions
+
+
+def _nia(bob_id: Publisher) -> str:
+    return sent(conv("alice", CREDS_A).start_offline([bob_id.ensemble()], NOW))[0]
+
+
+def test_bob_refuses_without_prekeys_or_in_interactive_only_mode() -> None:
+    bob_id = publisher()
+    nia = _nia(bob_id)
+    for bob in (
+        conv("bob", bob_id.creds),  # no store: cannot answer offline starts
+        conv("bob", bob_id.with_store(), V4Mode.INTERACTIVE_ONLY),
+        conv("bob", replace(bob_id.creds, prekeys=OfflineKeys(bob_id.store, ()))),
+    ):
+        out = bob.receive(nia, NOW)
+        assert of_type(out, ev.MessageUnreadable) and not bob.is_encrypted
+    assert bob_id.store.has_prekey(bob_id.prekeys[0].identifier)  # nothing burnt
+    assert of_type(conv("bob", bob_id.with_store()).receive(nia, NOW), ev.SessionSecured)
+
+
+def test_overlapping_prekey_profiles() -> None:
+    """Bob renewed his Prekey Profile: a message built on the old one still verifies."""
+    bob_id = publisher()
+    nia = _nia(bob_id)
+    renewed = Ed448KeyPair.generate(os.urandom)
+    bob_id.store.add_shared_prekey(TAG_B, int(NOW + 20 * DAY), renewed.sym_key)
+    new_pp = build_prekey_profile(bob_id.creds.keypair, TAG_B, int(NOW + 20 * DAY), renewed.public)
+    creds = replace(
+        bob_id.creds, prekeys=OfflineKeys(bob_id.store, (new_pp, bob_id.prekey_profile))
+    )
+    assert of_type(conv("bob", creds).receive(nia, NOW), ev.SessionSecured)
+
+
+# -- the derivation against an independent reading of the spec ---------------------------
+
+
+def _kdf(usage: int, value: bytes, size: int) -> bytes:
+    """otr-v4.md "Key Derivation Functions": SHAKE-256("OTRv4" || usage || value)."""
+    return hashlib.shake_256(b"OTRv4" + bytes([usage]) + value).digest(size)
+
+
+def test_bob_keys_match_the_spec_text() -> None:
+    """Recompute Bob's side of "Non-Interactive DAKE Overview" from the received
+    message and his secrets, with hashlib and plain integer arithmetic, and check
+    the SSID the Conversation reports, the Auth MAC and the first chain key (it
+    must open Alice's first data message)."""
+    from otr.crypto import dh3072
+
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="first"))
+    m = NonInteractiveAuth.decode(envelope.decode_otr_message(wire[0]))
+    pk = bob_id.prekeys[0]
+    k_ecdh = (m.x * pk.ecdh.secret).encode()
+    k_dh = int(pow(m.a, pk.dh.secret, int(dh3072.DH_P)))
+    brace = _kdf(0x01, k_dh.to_bytes((k_dh.bit_length() + 7) // 8, "big"), 32)
+    with_d = (m.x * bob_id.shared.secret).encode()
+    with_h = (m.x * bob_id.creds.keypair.secret).encode()
+    tmp_k = _kdf(0x0C, k_ecdh + with_d + with_h + brace, 64)
+    k = _kdf(0x03, tmp_k, 64)
+    assert alice.ssid == _kdf(0x04, k, 8)
+    # t and the Auth MAC (phi: sender tag, receiver tag, first ECDH, first DH, ids)
+    phi = (
+        TAG_A.to_bytes(4, "big")
+        + TAG_B.to_bytes(4, "big")
+        + m.first_ecdh.encode()
+        + encode_mpi(m.first_dh)
+        + len(ALICE_ID).to_bytes(4, "big")
+        + ALICE_ID.encode()
+        + len(BOB_ID).to_bytes(4, "big")
+        + BOB_ID.encode()
+    )
+    t = (
+        _kdf(0x0E, bob_id.creds.profile.encode(), 64)
+        + _kdf(0x0F, m.client_profile.encode(), 64)
+        + pk.ecdh.public.encode()
+        + m.x.encode()
+        + encode_mpi(pk.dh.public)
+        + encode_mpi(m.a)
+        + bob_id.shared.public.encode()
+        + _kdf(0x10, phi, 64)
+    )
+    assert m.auth_mac == _kdf(0x11, _kdf(0x0D, tmp_k, 64) + t, 64)
+    # Alice's first data message is sealed with chain_key_sending[0] = KDF(0x13, K)
+    from otr.v4.datacrypt import open_message
+    from otr.wire.v4.data import DataMessage4
+
+    data = DataMessage4.decode(envelope.decode_otr_message(wire[1]))
+    section = data.authenticated_section()
+    opened = open_message(
+        _kdf(0x13, k, 64), section, len(section) - len(data.ciphertext), data.authenticator
+    )
+    assert opened is not None and opened[0].startswith(b"first\0")
+
+
+# -- mutated Non-Interactive-Auth messages -----------------------------------------------
+
+MUTANT_BOB = publisher()
+MUTANT_NIA = envelope.decode_otr_message(_nia(MUTANT_BOB))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pos=st.integers(0, len(MUTANT_NIA) - 1),
+    bit=st.integers(0, 7),
+    cut=st.booleans(),
+)
+def test_mutated_non_interactive_auth_never_raises_and_changes_nothing(
+    pos: int, bit: int, cut: bool
+) -> None:
+    data = bytearray(MUTANT_NIA)
+    if cut:
+        del data[pos:]
+    else:
+        data[pos] ^= 1 << bit
+    bob = conv("bob", MUTANT_BOB.with_store())
+    bob.reraise_internal_errors = False
+    out = bob.receive(envelope.encode_otr_message(bytes(data)), NOW)
+    assert not of_type(out, ev.SessionSecured)
+    assert not bob.is_encrypted
+    assert all(s.msgstate is MsgState.PLAINTEXT for s in bob.sessions.values())
+    assert MUTANT_BOB.store.has_prekey(MUTANT_BOB.prekeys[0].identifier)
