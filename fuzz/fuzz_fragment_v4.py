@@ -43,7 +43,13 @@ def one_input(data: bytes) -> None:
         expired = [d for d in out.dropped if d.reason is fragment_v4.DropReason.EXPIRED]
         for d in expired:
             pieces.pop((d.sender_instance, d.identifier), None)
-        if key not in completed and (key in pieces or len(frag.piece) <= LIMITS.max_message_chars):
+        # A fragment claiming more pieces than the limit allows is ignored, holding nothing.
+        too_many = frag.n > LIMITS.max_fragments
+        if (
+            not too_many
+            and key not in completed
+            and (key in pieces or len(frag.piece) <= LIMITS.max_message_chars)
+        ):
             pieces.setdefault(key, {}).setdefault(frag.k, frag.piece)
         for d in out.dropped:
             assert isinstance(d.reason, fragment_v4.DropReason)
