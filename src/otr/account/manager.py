@@ -24,36 +24,34 @@ wait without an AKE, and their timeout starts when it comes online; a peer that
 went offline took its session with it, so messages typed after that wait for a
 new AKE when it is back instead of going out on the dead session.
 
-**Stale sessions recover** (the peer restarted or lost its session): the peer
-cannot read our data messages and answers each with an OTR Error message (our
-manager makes sure of that on the receiving side: a data message it cannot read
-is reported as :class:`MessageLost` and answered with libotr's "unreadable"
-error, also in PLAINTEXT state where the conversation itself stays silent, as
-the v3 spec asks: "reply with an Error Message").  On the sending side each such
-error, received while encrypted, counts one lost message; the manager holds new
-messages, starts a new AKE by itself (a Query Message; the error does not reach
-the conversation, so its own single-message retransmission does not run), and
-when the session is secured again it resends *every* lost message -- the last
-``k`` encrypted messages of the old session for ``k`` errors, exact on an
-in-order transport such as XMPP -- that is younger than ``resend_window``
-(60 s, libotr's window; libotr resends only the last message), each with a
-:class:`otr.events.Warning` -- but only if the new session is with the same
-key (fingerprint) as the lost one: an injected error must not make us resend
-to a new, unverified key.  Older lost messages are reported as
-:class:`MessageLost` with their handle (state ``FAILED``) so the user sees which
-to resend.  A peer that lost its session and says nothing (libotr 4.1.1 drops a
-data message outside a private conversation silently) shows it by sending
-plaintext or a Query Message while we are encrypted: the messages we sent since
-its last encrypted one are then reported as :class:`MessageLost` ("may not have
-read"), not resent, since it may have read them.
+**Stale sessions recover** (the peer restarted or lost its session), with one
+owner per step.  The :class:`~otr.Conversation` answers a data message it cannot
+read with an OTR Error (also in PLAINTEXT, as the v3 spec asks: "reply with an
+Error Message"), which it reports as ``MessageUnreadable(peer_told=True)`` and the
+manager as :class:`MessageLost` (``incoming``).  On the sending side the
+conversation reports the peer's error as :class:`otr.events.MessagesPossiblyLost`
+and, after the next key exchange with the same key, resends the last message per
+error received that is younger than 60 s (issue 12.4), naming them in
+:class:`otr.events.MessagesResent` (``too_old``: lost, not resent).  The manager
+builds on those events: it holds new messages until that key exchange (asking
+for it when the conversation's policy does not; one AKE at a time: a Query the
+conversation sends in answer to an error while an AKE runs is not transmitted),
+updates the handles that were resent (``resent``, ``instance``, ``sent_at``) and
+marks ``FAILED`` with :class:`MessageLost` the lost ones that were not: too old,
+or the new key exchange was with another key (:class:`otr.events.OtherInstanceSecured`;
+:meth:`SessionManager.select_instance` then releases held messages to the
+chosen instance).  A bounce from the transport (:meth:`SessionManager.undeliverable`)
+goes through :meth:`otr.Conversation.report_undelivered` the same way.  A peer that
+lost its session and says nothing (libotr 4.1.1 drops a data message outside a
+private conversation silently) shows it by sending plaintext or a Query Message
+while we are encrypted: the messages we sent since its last encrypted one
+(within ``resend_window``) are then reported as :class:`MessageLost` ("may not
+have read"), not resent, since it may have read them.
 
 Limits (memory held per peer is bounded): ``max_pending`` held messages per peer
-(beyond: ``REFUSED``), ``max_tracked`` sent messages remembered per peer for
-resending, ``max_peers`` conversations (beyond: :class:`LocalProtocolError`).
-
-The conversation layer's lost-message and instance events (helper frontdoor)
-are the natural replacement for the string matching in
-:meth:`SessionManager._after_receive`; see the module constants.
+(beyond: ``REFUSED``), ``max_tracked`` sent messages remembered per peer (to resolve
+the conversation's texts to handles), ``max_peers`` conversations (beyond:
+:class:`LocalProtocolError`).
 """
 
 from __future__ import annotations
