@@ -20,10 +20,10 @@ from otr.account import (
     SendState,
     SessionManager,
 )
-from otr.account.manager import ERR_UNREADABLE
 from otr.conversation import MsgState
 from otr.errors import LocalProtocolError
 from otr.policy import Policy
+from otr.v3.protocol import ERR_NOT_IN_PRIVATE
 from v3_util import dsa_key
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
@@ -209,7 +209,11 @@ def test_stale_session_every_lost_message_is_resent(tmp_path: Path) -> None:
     assert net.texts(BOB) == ["one", "two", "three"]
     assert all(e.encrypted for e in net.events(BOB, ev.MessageReceived))
     assert all(h.resent == 1 and h.state is SendState.SENT for h in handles)
-    assert len(net.events(ALICE, ev.Warning)) == 3
+    # One layer resends (the conversation): one warning, one MessagesResent.
+    assert [e.message for e in net.events(ALICE, ev.Warning)] == [
+        "The last 3 messages were resent."
+    ]
+    assert [e.texts for e in net.events(ALICE, ev.MessagesResent)] == [("one", "two", "three")]
     # The session works normally afterwards, both ways.
     net.feed(BOB, net.m[BOB].send(ALICE, "back", 21.0)[1])
     net.feed(ALICE, net.m[ALICE].send(BOB, "great", 21.0)[1])
@@ -240,7 +244,8 @@ def test_messages_typed_during_recovery_are_held_then_sent(tmp_path: Path) -> No
     # Deliver only "lost" to Bob, and Bob's error back to Alice.
     _, text = net.wire.pop(0)
     net.feed(BOB, net.m[BOB].receive(ALICE, text, 1.0))
-    assert net.wire[0][1] == "?OTR Error: " + ERR_UNREADABLE
+    # The conversation's own answer (spec: "reply with an Error Message"), once.
+    assert net.wire[0][1] == "?OTR Error: " + ERR_NOT_IN_PRIVATE
     _, text = net.wire.pop(0)
     net.feed(ALICE, net.m[ALICE].receive(BOB, text, 1.0))
     h, out = net.m[ALICE].send(BOB, "typed meanwhile", 1.5)
@@ -397,3 +402,43 @@ def test_extra_symmetric_key_through_the_manager(tmp_path: Path) -> None:
     (remote,) = net.events(BOB, ev.ExtraSymmetricKey)
     assert local.key == remote.key and len(local.key) == 32
     assert (remote.use, remote.usedata, remote.origin) == (7, b"file.txt", "remote")
+
+
+def test_restart_delivers_each_message_exactly_once(tmp_path: Path) -> None:
+    """One resend layer: the conversation resends the lost messages after the new
+    AKE and the manager only updates their handles, so after Bob restarts every
+    message (lost, typed during recovery, typed after) reaches him exactly once,
+    and each handle says how it went."""
+    net = pair(tmp_path)
+    secure(net)
+    read, out = net.m[ALICE].send(BOB, "read before the restart", 0.5)
+    net.feed(ALICE, out)
+    net.run(0.5)
+    assert net.texts(BOB) == ["read before the restart"]
+    restart_bob(net, tmp_path)
+    lost = [net.m[ALICE].send(BOB, f"lost {i}", 1.0 + i) for i in range(3)]
+    for _, out in lost:
+        net.feed(ALICE, out)
+    # Bob's errors reach Alice; she holds what is typed meanwhile.
+    for _ in range(3):
+        _, text = net.wire.pop(0)
+        net.feed(BOB, net.m[BOB].receive(ALICE, text, 5.0))
+    errors, net.wire = net.wire, []
+    for _, text in errors:
+        net.feed(ALICE, net.m[ALICE].receive(BOB, text, 5.0))
+    assert net.m[ALICE].is_recovering(BOB)
+    held, out = net.m[ALICE].send(BOB, "held", 5.5)
+    net.feed(ALICE, out)
+    net.run(6.0)
+    after, out = net.m[ALICE].send(BOB, "after", 7.0)
+    net.feed(ALICE, out)
+    net.run(7.0)
+    expected = ["lost 0", "lost 1", "lost 2", "held", "after"]
+    assert net.texts(BOB) == expected  # each once, in order
+    assert [h.resent for h, _ in lost] == [1, 1, 1]
+    assert all(h.state is SendState.SENT and h.encrypted for h, _ in lost)
+    assert held.resent == 0 and held.state is SendState.SENT
+    assert after.resent == read.resent == 0 and read.state is SendState.SENT
+    assert len(net.events(ALICE, ev.MessagesResent)) == 1
+    # Bob answered each unreadable message with one error (the conversation's).
+    assert len([e for e in net.events(BOB, MessageLost) if e.incoming]) == 3

@@ -149,6 +149,10 @@ class _Slot:
     ``Limits.resend_record``): what it may have lost if it reports an error."""
     reported: tuple[str, ...] = ()
     """What the last MessagesPossiblyLost named (not named twice)."""
+    errors: int = 0
+    """OTR Errors (and transport bounces) received since the last key exchange:
+    on an in-order transport, one per lost message -- the last ``errors`` of
+    ``sent`` are the ones to resend (libotr: one error, the last message)."""
     may_retransmit: bool = False
     """libotr: sent messages become eligible for resending when the peer answers
     with an OTR Error (it lost its session); a refreshed AKE within
@@ -631,13 +635,35 @@ class Conversation:
     def _receive_error(self, text: str) -> list[Event]:
         """Spec "Receiving an Error Message"."""
         out: list[Event] = [ev.ErrorReceived(envelope.parse_error(text) or "")]
+        self._peer_lost_session(out)
+        if self.policy.error_start_ake and self._offer_versions():
+            out.append(ev.SendMessage(self._query_text()))
+        return out
+
+    def _peer_lost_session(self, out: list[Event]) -> bool:
+        """The selected instance could not read what we sent (issue 12.4): name the
+        messages sent since it last wrote (MessagesPossiblyLost, once) and make them
+        eligible for a resend after the next key exchange.  False when not ENCRYPTED."""
         slot = self._current_slot()
-        if slot is not None and slot.session.msgstate is MsgState.ENCRYPTED:
-            texts = tuple(t for t, _ in slot.sent)
-            if texts and texts != slot.reported:
-                out.append(ev.MessagesPossiblyLost(slot.session.their_instance, texts))
-                slot.reported = texts
-            slot.may_retransmit = True
+        if slot is None or slot.session.msgstate is not MsgState.ENCRYPTED:
+            return False
+        texts = tuple(t for t, _ in slot.sent)
+        if texts and texts != slot.reported:
+            out.append(ev.MessagesPossiblyLost(slot.session.their_instance, texts))
+            slot.reported = texts
+        slot.may_retransmit = True
+        slot.errors += 1
+        return True
+
+    def report_undelivered(self, now: float) -> list[Event]:
+        """The transport says an encrypted message to the selected instance was not
+        delivered (e.g. an XMPP error bounce: the peer's client is gone).  Treated as
+        an OTR Error from it (spec "Receiving an Error Message"): MessagesPossiblyLost,
+        the resend rule after the next key exchange, and a Query Message when the
+        policy has ERROR_START_AKE.  Nothing when not ENCRYPTED."""
+        out: list[Event] = []
+        if not self._peer_lost_session(out):
+            return out
         if self.policy.error_start_ake and self._offer_versions():
             out.append(ev.SendMessage(self._query_text()))
         return out
@@ -711,7 +737,10 @@ class Conversation:
         except RemoteProtocolError:
             if binary[2:3] == bytes((wire3.DATA,)) and self.msgstate is MsgState.ENCRYPTED:
                 # libotr answers a malformed data message with an error message.
-                return [ev.MessageUnreadable("malformed data message"), *self._error(ERR_MALFORMED)]
+                return [
+                    ev.MessageUnreadable("malformed data message", peer_told=True),
+                    *self._error(ERR_MALFORMED),
+                ]
             raise
         version = header.version
         if frag_version is not None and frag_version != version:
@@ -878,17 +907,28 @@ class Conversation:
             self._held.clear()
         elif slot.may_retransmit:
             # libotr resends the last message if it is younger than 60 s; we resend
-            # every message sent since the peer last wrote (the bounded record)
-            # that is that young (older ones were named in MessagesPossiblyLost).
-            recent = [(t, when) for t, when in slot.sent if now - when < RESEND_INTERVAL]
+            # the last one per error received (exact on an in-order transport; a
+            # message the peer read before it restarted is not sent twice) of the
+            # messages sent since it last wrote, if that young (the older ones:
+            # MessagesResent.too_old).
+            lost = list(slot.sent)[-slot.errors :]
+            recent = [t for t, when in lost if now - when < RESEND_INTERVAL]
+            too_old = tuple(t for t, when in lost if now - when >= RESEND_INTERVAL)
             slot.sent.clear()
-            for text, _ in recent:
-                out += self._send_stored(slot, text, now)
+            resent: list[str] = []
+            for text in recent:
+                sent = self._send_stored(slot, text, now)
+                out += sent
+                if not any(isinstance(e, ev.MessageNotSent) for e in sent):
+                    resent.append(text)
+            if resent or too_old:
+                out.append(ev.MessagesResent(sess.their_instance, tuple(resent), too_old))
             if len(recent) == 1:
                 out.append(ev.Warning("The last message was resent."))
             elif recent:
                 out.append(ev.Warning(f"The last {len(recent)} messages were resent."))
         slot.may_retransmit = False
+        slot.errors = 0
         slot.reported = ()
         return out
 

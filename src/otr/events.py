@@ -28,6 +28,7 @@ __all__ = [
     "MessageReceived",
     "MessageUnreadable",
     "MessagesPossiblyLost",
+    "MessagesResent",
     "NewFingerprint",
     "OtherInstanceSecured",
     "ReassemblyDropped",
@@ -156,6 +157,11 @@ class MessageUnreadable(Event):
     """A message from the network could not be decoded, verified or decrypted."""
 
     reason: str
+    peer_told: bool = False
+    """The conversation answered it with an OTR Error message (spec "Receiving a
+    Data Message": an encrypted message it cannot read): the peer learns that this
+    message was lost (it reports :class:`MessagesPossiblyLost` and resends what it
+    can once a new key exchange completes)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,20 @@ class MessagesPossiblyLost(Event):
 
     their_instance: int
     texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MessagesResent(Event):
+    """After :class:`MessagesPossiblyLost`, a new key exchange completed with the
+    same peer: ``texts`` (the last message sent per OTR Error received, younger
+    than 60 s, in the order sent) were encrypted and sent again, each once;
+    ``too_old`` were lost too but are older and were not resent (the user must).
+    A :class:`Warning` tells a user about ``texts``; this event is for a client
+    that tracks what it sent (the session manager's handles)."""
+
+    their_instance: int
+    texts: tuple[str, ...]
+    too_old: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

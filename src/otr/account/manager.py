@@ -24,36 +24,34 @@ wait without an AKE, and their timeout starts when it comes online; a peer that
 went offline took its session with it, so messages typed after that wait for a
 new AKE when it is back instead of going out on the dead session.
 
-**Stale sessions recover** (the peer restarted or lost its session): the peer
-cannot read our data messages and answers each with an OTR Error message (our
-manager makes sure of that on the receiving side: a data message it cannot read
-is reported as :class:`MessageLost` and answered with libotr's "unreadable"
-error, also in PLAINTEXT state where the conversation itself stays silent, as
-the v3 spec asks: "reply with an Error Message").  On the sending side each such
-error, received while encrypted, counts one lost message; the manager holds new
-messages, starts a new AKE by itself (a Query Message; the error does not reach
-the conversation, so its own single-message retransmission does not run), and
-when the session is secured again it resends *every* lost message -- the last
-``k`` encrypted messages of the old session for ``k`` errors, exact on an
-in-order transport such as XMPP -- that is younger than ``resend_window``
-(60 s, libotr's window; libotr resends only the last message), each with a
-:class:`otr.events.Warning` -- but only if the new session is with the same
-key (fingerprint) as the lost one: an injected error must not make us resend
-to a new, unverified key.  Older lost messages are reported as
-:class:`MessageLost` with their handle (state ``FAILED``) so the user sees which
-to resend.  A peer that lost its session and says nothing (libotr 4.1.1 drops a
-data message outside a private conversation silently) shows it by sending
-plaintext or a Query Message while we are encrypted: the messages we sent since
-its last encrypted one are then reported as :class:`MessageLost` ("may not have
-read"), not resent, since it may have read them.
+**Stale sessions recover** (the peer restarted or lost its session), with one
+owner per step.  The :class:`~otr.Conversation` answers a data message it cannot
+read with an OTR Error (also in PLAINTEXT, as the v3 spec asks: "reply with an
+Error Message"), which it reports as ``MessageUnreadable(peer_told=True)`` and the
+manager as :class:`MessageLost` (``incoming``).  On the sending side the
+conversation reports the peer's error as :class:`otr.events.MessagesPossiblyLost`
+and, after the next key exchange with the same key, resends the last message per
+error received that is younger than 60 s (issue 12.4), naming them in
+:class:`otr.events.MessagesResent` (``too_old``: lost, not resent).  The manager
+builds on those events: it holds new messages until that key exchange (asking
+for it when the conversation's policy does not; one AKE at a time: a Query the
+conversation sends in answer to an error while an AKE runs is not transmitted),
+updates the handles that were resent (``resent``, ``instance``, ``sent_at``) and
+marks ``FAILED`` with :class:`MessageLost` the lost ones that were not: too old,
+or the new key exchange was with another key (:class:`otr.events.OtherInstanceSecured`;
+:meth:`SessionManager.select_instance` then releases held messages to the
+chosen instance).  A bounce from the transport (:meth:`SessionManager.undeliverable`)
+goes through :meth:`otr.Conversation.report_undelivered` the same way.  A peer that
+lost its session and says nothing (libotr 4.1.1 drops a data message outside a
+private conversation silently) shows it by sending plaintext or a Query Message
+while we are encrypted: the messages we sent since its last encrypted one
+(within ``resend_window``) are then reported as :class:`MessageLost` ("may not
+have read"), not resent, since it may have read them.
 
 Limits (memory held per peer is bounded): ``max_pending`` held messages per peer
-(beyond: ``REFUSED``), ``max_tracked`` sent messages remembered per peer for
-resending, ``max_peers`` conversations (beyond: :class:`LocalProtocolError`).
-
-The conversation layer's lost-message and instance events (helper frontdoor)
-are the natural replacement for the string matching in
-:meth:`SessionManager._after_receive`; see the module constants.
+(beyond: ``REFUSED``), ``max_tracked`` sent messages remembered per peer (to resolve
+the conversation's texts to handles), ``max_peers`` conversations (beyond:
+:class:`LocalProtocolError`).
 """
 
 from __future__ import annotations
@@ -67,7 +65,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .. import events as ev
-from ..conversation import ERR_UNREADABLE, RESEND_INTERVAL, Conversation, MsgState
+from ..conversation import RESEND_INTERVAL, Conversation, MsgState
 from ..errors import LocalProtocolError
 from ..events import Event, Tlv
 from ..policy import Policy
@@ -80,7 +78,6 @@ __all__ = [
     "DEFAULT_MAX_PENDING",
     "DEFAULT_MAX_TRACKED",
     "DEFAULT_PENDING_TIMEOUT",
-    "ERR_UNREADABLE",
     "HandleUpdated",
     "MessageLost",
     "Routed",
@@ -97,14 +94,6 @@ DEFAULT_MAX_PEERS = 10_000
 AKE_RETRY = 10.0
 """Seconds after which a message typed while an AKE we asked for has not
 completed asks again (the Query Message or its answer may have been lost)."""
-
-# The conversation's MessageUnreadable reasons for a data message it could not
-# read (otr.conversation); to be replaced by its lost-message event.
-_UNREADABLE_DATA = (
-    "encrypted message received outside a private conversation",
-    "unreadable encrypted message",
-    "malformed data message",
-)
 
 
 class SendState(enum.Enum):
@@ -183,17 +172,16 @@ class _Peer:
     online: bool = True
     pending: deque[SendHandle] = field(default_factory=deque)
     tracked: deque[SendHandle] = field(default_factory=deque)
-    """Encrypted messages sent on the current session (for resending)."""
+    """Encrypted messages sent on the current session (to resolve the texts of the
+    conversation's MessagesPossiblyLost / MessagesResent to handles)."""
     starting: bool = False
     """An AKE has been asked for (a Query Message sent) and not finished."""
     started_at: float = 0.0
-    errors: int = 0
-    """OTR Error messages received on the current session: messages it lost."""
+    lost: list[SendHandle] = field(default_factory=list)
+    """The handles the conversation's last MessagesPossiblyLost named."""
     recovering: bool = False
     last_received: float = float("-inf")
     """When the peer's last encrypted message arrived."""
-    recover_fingerprint: bytes = b""
-    """The fingerprint of the session that was lost: resend only to the same key."""
 
 
 class SessionManager:
@@ -342,7 +330,7 @@ class SessionManager:
         p.pending.clear()
         p.tracked.clear()
         p.starting = p.recovering = False
-        p.errors = 0
+        p.lost = []
         return out
 
     def smp_start(
@@ -381,8 +369,19 @@ class SessionManager:
                 # A client that went away took its session keys with it: nothing
                 # more on this session; a new AKE when the peer is back.
                 p.recovering = True
-                p.recover_fingerprint = p.conv.their_fingerprint
         return out
+
+    def select_instance(self, peer: str, their_instance: int, now: float) -> list[Routed]:
+        """Send to this remote instance from now on (after
+        :class:`otr.events.OtherInstanceSecured`, see
+        :meth:`otr.Conversation.select_instance`): messages held for the peer are
+        released to it, bound to it.  Raises LocalProtocolError when that instance
+        is not ENCRYPTED."""
+        p = self._peer(peer)
+        p.conv.select_instance(their_instance)
+        p.recovering = False
+        p.tracked.clear()
+        return self._release(p, now)
 
     # --------------------------------------------------------- network side
 
@@ -397,12 +396,10 @@ class SessionManager:
         kind = envelope.classify(text)
         if kind is not envelope.MessageKind.PLAINTEXT and conv.policy.enabled:
             p.supports_otr = True
-        if kind is envelope.MessageKind.ERROR and conv.is_encrypted:
-            # The peer could not read one of our messages: it lost the session.
-            event = ev.ErrorReceived(envelope.parse_error(text) or "")
-            return [Routed(peer, event), *self._lost_one(p, now)]
         suspects = self._suspects(p, kind, now)
         events = conv.receive(text, now)
+        if kind is envelope.MessageKind.ERROR:
+            events = self._one_ake(p, events, now)
         if kind in (envelope.MessageKind.QUERY, envelope.MessageKind.TAGGED_PLAINTEXT) and any(
             isinstance(e, ev.SendMessage) and e.text.startswith("?OTR:") for e in events
         ):
@@ -431,23 +428,43 @@ class SessionManager:
 
     def undeliverable(self, peer: str, now: float) -> list[Routed]:
         """The transport says one of our encrypted messages to ``peer`` was not
-        delivered (e.g. an XMPP error bounce: the peer is gone).  Counted like an
-        OTR Error: held messages wait for a new AKE, which resends it."""
+        delivered (e.g. an XMPP error bounce: the peer is gone).  Handled like an
+        OTR Error (:meth:`otr.Conversation.report_undelivered`): held messages wait
+        for a new AKE, after which the conversation resends what it can."""
         p = self._peer(peer)
         if not p.conv.is_encrypted:
             return []
-        return self._lost_one(p, now)
+        return self._after_receive(p, self._one_ake(p, p.conv.report_undelivered(now), now), now)
 
-    def _lost_one(self, p: _Peer, now: float) -> list[Routed]:
-        p.errors += 1
-        if not p.recovering:
-            p.recovering = True
-            p.recover_fingerprint = p.conv.their_fingerprint
+    def _possibly_lost(self, p: _Peer, e: ev.MessagesPossiblyLost, now: float) -> list[Routed]:
+        """The conversation learnt that the peer lost its session (its OTR Error):
+        hold new messages until a new AKE, and ask for one unless the conversation
+        did (its policy's ERROR_START_AKE) or one is running."""
+        p.recovering = True
+        p.lost = _match(p.tracked, e.texts)
+        if p.conv.policy.error_start_ake:
+            if not self._ake_running(p, now):
+                p.starting, p.started_at = True, now
+            return []
         if not p.online or self._ake_running(p, now):
-            # One AKE at a time: a second Query would restart the peer's AKE
-            # while ours completes, leaving the two sides with different keys.
             return []
         return self._start(p, now)
+
+    def _one_ake(self, p: _Peer, events: list[Event], now: float) -> list[Event]:
+        """One AKE at a time: while an AKE we know of runs, a Query Message the
+        conversation sends in answer to the peer's OTR Error (ERROR_START_AKE) is
+        not transmitted -- it would restart the peer's AKE while ours completes,
+        leaving the two sides with different keys."""
+        if not self._ake_running(p, now):
+            return events
+        return [
+            e
+            for e in events
+            if not (
+                isinstance(e, ev.SendMessage)
+                and envelope.classify(e.text) is envelope.MessageKind.QUERY
+            )
+        ]
 
     @staticmethod
     def _ake_running(p: _Peer, now: float) -> bool:
@@ -455,52 +472,60 @@ class SessionManager:
 
     def _after_receive(self, p: _Peer, events: list[Event], now: float) -> list[Routed]:
         peer = p.conv.peer
+        """Map the conversation's events to handles (it owns the OTR Error replies,
+        the lost-message detection and the resend; issue 12.4)."""
         out: list[Routed] = []
-        sent_error = any(
-            isinstance(e, ev.SendMessage) and e.text.startswith("?OTR Error:") for e in events
-        )
+        secured = False
         for e in events:
             out.append(Routed(peer, e))
             if isinstance(e, ev.MessageReceived) and e.encrypted:
                 p.last_received = now
-            elif isinstance(e, ev.MessageUnreadable) and e.reason in _UNREADABLE_DATA:
+            elif isinstance(e, ev.MessageUnreadable) and e.peer_told:
                 out.append(Routed(peer, MessageLost(e.reason, incoming=True)))
-                if not sent_error:
-                    out.append(Routed(peer, ev.SendMessage(envelope.format_error(ERR_UNREADABLE))))
-                    sent_error = True
+            elif isinstance(e, ev.MessagesPossiblyLost):
+                out += self._possibly_lost(p, e, now)
             elif isinstance(e, ev.SessionSecured):
-                out += self._secured(p, e, now)
+                secured = True
+                p.starting = False
+                p.supports_otr = True
+                if not p.recovering and not e.refreshed:
+                    p.tracked.clear()
+            elif isinstance(e, ev.MessagesResent):
+                out += self._resent(p, e, now)
+            elif isinstance(e, ev.OtherInstanceSecured):
+                p.starting = False
+                # The conversation resends nothing to a key it does not select.
+                for h in p.lost:
+                    out += self._lost_for_good(h, "the peer lost it and now has another key")
+                p.lost = []
             elif isinstance(e, ev.SessionFinished):
                 p.tracked.clear()
+        if secured:
+            p.lost = []  # named as possibly lost, but read before the peer restarted
+            p.recovering = False
+            out += self._release(p, now)
         return out
 
-    def _secured(self, p: _Peer, e: ev.SessionSecured, now: float) -> list[Routed]:
-        """A session is up: resend what the peer lost, then release held messages."""
-        peer = p.conv.peer
-        p.starting = False
-        p.supports_otr = True
+    def _resent(self, p: _Peer, e: ev.MessagesResent, now: float) -> list[Routed]:
+        """The conversation resent these of the lost messages: update their handles."""
         out: list[Routed] = []
-        if p.recovering:
-            lost = list(p.tracked)[-p.errors :] if p.errors else []
-            p.tracked.clear()
-            same_key = p.recover_fingerprint in (b"", e.their_fingerprint)
-            for h in lost:
-                if not same_key:
-                    out += self._lost_for_good(h, "the peer lost it and now has another key")
-                elif now - h.sent_at > self.resend_window:
-                    out += self._lost_for_good(h, "the peer lost it and it is too old to resend")
-                else:
-                    h.resent += 1
-                    h.instance = e.their_instance
-                    out += self._route(peer, p.conv.send(h.text, now))
-                    self._track(p, h)
-                    out.append(Routed(peer, ev.Warning("A message the peer lost was resent.")))
-                    out.append(Routed(peer, HandleUpdated(h)))
-            p.recovering = False
-            p.recover_fingerprint = b""
-            p.errors = 0
-        elif not e.refreshed:
-            p.tracked.clear()
+        resent = _match(p.lost, e.texts)
+        rest = [h for h in p.lost if h not in resent]
+        for h in _match(rest, e.too_old):
+            out += self._lost_for_good(h, "the peer lost it and it is too old to resend")
+        p.lost = []
+        p.tracked.clear()
+        for h in resent:
+            h.resent += 1
+            h.instance = e.their_instance
+            h.sent_at = now
+            self._track(p, h)
+            out.append(Routed(h.peer, HandleUpdated(h)))
+        return out
+
+    def _release(self, p: _Peer, now: float) -> list[Routed]:
+        """Send the held messages, in order, on the session now selected."""
+        out: list[Routed] = []
         while p.pending:
             h = p.pending.popleft()
             out += self._transmit(p, h, p.conv.send(h.text, now), now)
@@ -620,3 +645,22 @@ class SessionManager:
     @staticmethod
     def _route(peer: str, events: list[Event]) -> list[Routed]:
         return [Routed(peer, e) for e in events]
+
+
+def _match(
+    handles: Sequence[SendHandle] | deque[SendHandle], texts: Sequence[str]
+) -> list[SendHandle]:
+    """The handles, in order, that the conversation's ``texts`` name: the latest
+    handle with each text, matched from the end (the conversation names the last
+    messages sent, in the order sent)."""
+    found: list[SendHandle] = []
+    i = len(handles) - 1
+    for text in reversed(texts):
+        while i >= 0 and handles[i].text != text:
+            i -= 1
+        if i < 0:
+            break
+        found.append(handles[i])
+        i -= 1
+    found.reverse()
+    return found

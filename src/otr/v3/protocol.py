@@ -210,14 +210,17 @@ class V3Session(SmpSessionMixin):
             )
             if binary[1] == 2:
                 return [unreadable]
-            return [unreadable, self._protocol.error(ERR_NOT_IN_PRIVATE)]
+            return [
+                ev.MessageUnreadable(unreadable.reason, peer_told=True),
+                self._protocol.error(ERR_NOT_IN_PRIVATE),
+            ]
         try:
             result = self.data.decrypt(binary)
         except RemoteProtocolError:
             if ignore:
                 return []
             return [
-                ev.MessageUnreadable("unreadable encrypted message"),
+                ev.MessageUnreadable("unreadable encrypted message", peer_told=True),
                 self._protocol.error(ERR_UNREADABLE),
             ]
         return self._deliver(result, now)

@@ -524,7 +524,9 @@ class V4Session(SmpSessionMixin):
             if ignore:
                 return []
             return [
-                ev.MessageUnreadable("encrypted message received outside a private conversation"),
+                ev.MessageUnreadable(
+                    "encrypted message received outside a private conversation", peer_told=True
+                ),
                 self._protocol.error(ERROR_NOT_IN_PRIVATE),
             ]
         try:
@@ -533,7 +535,7 @@ class V4Session(SmpSessionMixin):
             if ignore:
                 return []
             return [
-                ev.MessageUnreadable(f"unreadable encrypted message: {exc}"),
+                ev.MessageUnreadable(f"unreadable encrypted message: {exc}", peer_told=True),
                 self._protocol.error(ERROR_UNREADABLE),
             ]
         return self._deliver(opened.plaintext, opened.extra_key, now)
