@@ -538,3 +538,47 @@ def test_data_messages_take_the_fast_path_and_failures_the_general_one(
     assert any(isinstance(e, ev.MessageUnreadable) for e in replayed)
     (wire,) = sent(a.send("still fine", NOW))
     assert got(b.receive(wire, NOW)) == ["still fine"] and len(calls) == 1
+
+
+def test_v4_only_conversation_needs_no_dsa_key() -> None:
+    """Standalone mode drops OTRv3, and with it the DSA key (otr-v4.md "OTRv4 Modes")."""
+    settings = V4Settings(mode=V4Mode.STANDALONE)
+    a, b = (
+        Conversation(
+            None,
+            peer,
+            account=me,
+            policy=Policy.named("MANUAL").with_versions({3, 4}),
+            instance_tag=tag,
+            v4=cred,
+            v4_settings=settings,
+        )
+        for me, peer, tag, cred in (
+            ("alice@example.org", "bob@example.org", TAG_A, CREDS_A),
+            ("bob@example.org", "alice@example.org", TAG_B, CREDS_B),
+        )
+    )
+    assert len(a.our_fingerprint) == 56
+    (query,) = sent(a.start(NOW))
+    assert query.startswith("?OTRv4?")
+    log = pump(a, b, [query], a)
+    secured = [e for e in log if isinstance(e, ev.SessionSecured)]
+    assert [e.version for e in secured] == [4, 4]
+    assert {len(e.our_fingerprint) for e in secured} == {56}
+    assert got(pump(a, b, sent(a.send("no DSA here", NOW)), a)) == ["no DSA here"]
+
+
+@pytest.mark.parametrize("mode", [None, V4Mode.OTRV3_COMPATIBLE])
+def test_dsa_key_required_where_otrv3_may_be_spoken(mode: V4Mode | None) -> None:
+    from otr.errors import LocalProtocolError
+
+    with pytest.raises(LocalProtocolError, match="DSA key"):
+        Conversation(
+            None,
+            "bob@example.org",
+            instance_tag=TAG_A,
+            v4=CREDS_A,
+            v4_settings=None if mode is None else V4Settings(mode=mode),
+        )
+    with pytest.raises(LocalProtocolError, match="DSA key"):
+        Conversation(None, "bob@example.org")

@@ -169,17 +169,19 @@ def _random_instance_tag(rng: Callable[[int], bytes]) -> int:
 class Conversation:
     """One account's conversation with one peer (spec "The protocol state machine").
 
-    ``key`` is our long-term DSA key; ``policy`` says what we may do; ``trust`` is
-    a fingerprint store (in memory by default).  ``instance_tag`` should be
-    persistent per account (see :class:`otr.storage.InstanceTagStore`); a random one
-    is made when omitted.  ``limits`` bounds what a peer can make us hold and the
-    size of what we send (:class:`otr.limits.Limits`).  ``rng`` failures surface
-    as :class:`otr.errors.EntropyError` with nothing changed.  ``v4``
+    ``key`` is our long-term DSA key (``None`` for an OTRv4-only conversation: ``v4``
+    given in the standalone or interactive-only mode, where :attr:`our_fingerprint` is
+    the 56-byte OTRv4 fingerprint); ``policy`` says what we may do; ``trust`` is a
+    fingerprint store (in memory by default). ``instance_tag`` should be persistent per
+    account (see :class:`otr.storage.InstanceTagStore`); a random one is made when
+    omitted.  ``limits`` bounds what a peer can make us hold and the size of what we
+    send (:class:`otr.limits.Limits`).  ``rng`` failures surface as
+    :class:`otr.errors.EntropyError` with nothing changed.  ``v4``
     (:class:`otr.v4.session.V4Credentials`: our Ed448 key, forging key and Client
     Profile, whose owner tag must be ``instance_tag``) makes OTRv4 available;
-    ``v4_settings`` (:class:`otr.v4.session.V4Settings`) sets its mode
-    (OTRv3-compatible by default; standalone and interactive-only drop OTRv2/v3),
-    timers and limits.  The highest version both sides allow is used.
+    ``v4_settings`` (:class:`otr.v4.session.V4Settings`) sets its mode (OTRv3-compatible
+    by default; standalone and interactive-only drop OTRv2/v3), timers and limits.  The
+    highest version both sides allow is used.
 
     Outgoing messages go to one selected remote instance: the first whose key
     exchange completes, then only an instance with the same key (or, for OTRv4,
@@ -200,7 +202,7 @@ class Conversation:
 
     def __init__(
         self,
-        key: DSAPrivateKey,
+        key: DSAPrivateKey | None,
         peer: str = "",
         *,
         account: str = "",
@@ -226,9 +228,17 @@ class Conversation:
             raise LocalProtocolError("instance tag must be in 0x100..0xffffffff")
         self.our_instance = instance_tag
         self.trust: TrustStore = trust if trust is not None else _MemoryTrust()
-        self.our_fingerprint = key.public.fingerprint()
-        v3 = V3Protocol(key, instance_tag, rng)
-        self._protocols: dict[int, VersionProtocol] = dict.fromkeys(v3.versions, v3)
+        self._protocols: dict[int, VersionProtocol] = {}
+        if key is not None:
+            v3 = V3Protocol(key, instance_tag, rng)
+            self._protocols = dict.fromkeys(v3.versions, v3)
+            self.our_fingerprint = key.public.fingerprint()
+        elif v4 is None or (v4_settings or V4Settings()).mode.allows(3):
+            # otr-v4.md "OTRv4 Modes": only the standalone and interactive-only
+            # modes drop OTRv3, and with it the need for a DSA key.
+            raise LocalProtocolError(
+                "a DSA key is needed unless OTRv4 runs in standalone or interactive-only mode"
+            )
         self._v4: V4Protocol | None = None
         if v4 is not None:
             # OTRv4 (otr-v4.md "OTRv4 Modes"): the mode decides whether OTRv3 stays.
@@ -246,6 +256,8 @@ class Conversation:
                 v: p for v, p in self._protocols.items() if self._v4.settings.mode.allows(v)
             }
             self._protocols[4] = self._v4
+            if key is None:
+                self.our_fingerprint = self._v4.our_fingerprint
         self._slots: dict[tuple[int, int], _Slot] = {}
         self._current: tuple[int, int] | None = None
         self._selected_fp = b""
