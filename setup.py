@@ -1,7 +1,8 @@
 """Build of the optional C accelerator; everything else is in pyproject.toml.
 
-``otr._speedups`` (src/otr/_speedups.c, against OpenSSL's libcrypto) is
-``optional``: without a compiler or the headers the package installs and runs
+``otr._speedups`` (src/otr/_speedups.c, against OpenSSL's libcrypto) and
+``otr._bignum`` (src/otr/_bignum.c: constant-time modular exponentiation, also
+libcrypto) are ``optional``: without a compiler or the headers the package installs and runs
 in pure Python (see otr.accelerator).
 """
 
@@ -14,6 +15,12 @@ setup(
             sources=["src/otr/_speedups.c"],
             libraries=["crypto"],
             optional=True,
-        )
+        ),
+        Extension(
+            "otr._bignum",
+            sources=["src/otr/_bignum.c"],
+            libraries=["crypto"],
+            optional=True,
+        ),
     ]
 )

@@ -1,4 +1,5 @@
-"""The optional C accelerator of the per-message path (``otr._speedups``).
+"""The optional C accelerators: the per-message path (``otr._speedups``) and the
+Diffie-Hellman exponentiations (``otr._bignum``, see :mod:`otr.crypto.modexp`).
 
 Built with the package when a C compiler, the Python headers and OpenSSL's
 libcrypto headers are present; otherwise, or when the environment variable
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-__all__ = ["ACCELERATED", "native"]
+__all__ = ["ACCELERATED", "bignum", "native"]
 
 
 def _load() -> ModuleType | None:
@@ -26,7 +27,21 @@ def _load() -> ModuleType | None:
     return _speedups
 
 
+def _load_bignum() -> ModuleType | None:
+    if os.environ.get("OTR_PURE_PYTHON"):
+        return None
+    try:
+        from . import _bignum
+    except ImportError:  # not built: no compiler or no headers
+        return None
+    return _bignum
+
+
 native = _load()
 """The ``otr._speedups`` module, or None when running in pure Python."""
 
-ACCELERATED = native is not None
+bignum = _load_bignum()
+"""``otr._bignum`` (constant-time modular exponentiation, :mod:`otr.crypto.modexp`),
+or None when running in pure Python."""
+
+ACCELERATED = native is not None and bignum is not None

@@ -32,6 +32,7 @@ from gmpy2 import mpz
 
 from ..errors import InvalidGroupElement
 from .fixed_base import FixedBase
+from .modexp import ModExp
 
 __all__ = [
     "DH_P",
@@ -84,9 +85,13 @@ def powmod_g(exponent: int | Any) -> Any:
     return G_POWERS.pow(exponent)
 
 
+_POWMOD = ModExp(DH_P)
+"""Constant-time through OpenSSL when accelerated (:mod:`otr.crypto.modexp`)."""
+
+
 def powmod(base: int | Any, exponent: int | Any) -> Any:
     """base^exponent mod dh_p."""
-    return gmpy2.powmod(base, exponent, DH_P)
+    return _POWMOD(base, exponent)
 
 
 def is_group_element(x: int | Any) -> bool:
@@ -107,7 +112,7 @@ def check_group_element(x: int | Any) -> None:
 def shared_secret(our_secret: int | Any, their_public: int | Any) -> int:
     """``k_dh = their_public ^ our_secret mod dh_p`` after validating ``their_public``."""
     check_group_element(their_public)
-    return int(gmpy2.powmod(mpz(their_public), mpz(our_secret), DH_P))
+    return int(_POWMOD(their_public, our_secret))
 
 
 def encode_k_dh(k_dh: int) -> bytes:

@@ -17,6 +17,7 @@ from gmpy2 import mpz
 
 from ..errors import InvalidGroupElement
 from .fixed_base import FixedBase
+from .modexp import ModExp
 
 __all__ = [
     "DH_PRIVATE_BITS",
@@ -62,9 +63,13 @@ def powmod_g(exponent: int | Any) -> Any:
     return G_POWERS.pow(exponent)
 
 
+_POWMOD = ModExp(P)
+"""Constant-time through OpenSSL when accelerated (:mod:`otr.crypto.modexp`)."""
+
+
 def powmod(base: int | Any, exponent: int | Any) -> Any:
     """base^exponent mod p."""
-    return gmpy2.powmod(base, exponent, P)
+    return _POWMOD(base, exponent)
 
 
 def inverse(x: int | Any) -> Any:
