@@ -592,6 +592,35 @@ class V4Session(SmpSessionMixin):
             return None
         return self._deliver(opened.plaintext, opened.extra_key, now)
 
+    def receive_wire_fast(self, text: str, now: float) -> list[Output] | None:
+        """The fused common case, straight from the wire text (before base 64): the
+        next message of the current receiving chain, without TLVs
+        (:meth:`otr.v4.ratchet.DoubleRatchet.open_wire`).  Its outputs are those
+        :meth:`_deliver` gives for it; None, with nothing changed, for anything
+        else (then :meth:`receive_fast` or :meth:`receive`)."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return None
+        message = ratchet.open_wire(text, now)
+        if not message:
+            return None if message is None else []
+        out: list[Output] = [ev.MessageReceived(message, True, (), self.their_instance)]
+        if now - self.last_sent >= self._protocol.settings.heartbeat_interval:
+            out += self._send_data(b"", (), FLAG_IGNORE_UNREADABLE, now)
+        return out
+
+    def send_wire_fast(self, message: bytes, now: float) -> str | None:
+        """The fused common case of :meth:`send` without TLVs: the encoded message
+        (:meth:`otr.v4.ratchet.DoubleRatchet.seal_wire`, the same bytes), or None
+        with nothing changed (then :meth:`send`)."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+            return None
+        wire = ratchet.seal_wire(message, 0)
+        if wire is not None:
+            self.last_sent = now
+        return wire
+
     def _deliver(self, plaintext: bytes, extra_key: bytes, now: float) -> list[Output]:
         """A verified data message: its text, then its TLVs."""
         out: list[Output] = []
@@ -690,9 +719,14 @@ class V4Session(SmpSessionMixin):
     def _send_data(
         self, message: bytes, tlvs: Sequence[Tlv], flags: int, now: float
     ) -> list[Output]:
-        if self.ratchet is None:
+        ratchet = self.ratchet
+        if ratchet is None:
             raise LocalProtocolError("no private conversation")
         text = message.decode("utf-8")
-        sealed = self.ratchet.seal(encode_plaintext(text, tlvs), flags, now)
+        wire = None if tlvs else ratchet.seal_wire(message, flags)
+        if wire is None:
+            wire = envelope.encode_otr_message(
+                ratchet.seal(encode_plaintext(text, tlvs), flags, now).message.encode()
+            )
         self.last_sent = now
-        return [_transmit(sealed.message)]
+        return [Transmit(wire)]
