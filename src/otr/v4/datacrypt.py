@@ -46,11 +46,11 @@ case; anything else is left to the two functions above):
     :meth:`~otr.wire.v4.data.DataMessage4.decode` and the ratchet's current-chain
     open accept, with no TLV to act on.
 
-Two implementations with one interface: :func:`py_seal_message` /
-:func:`py_open_message`, :func:`py_seal_wire` / :func:`py_open_wire` here and the C accelerator in ``otr._speedups`` (OpenSSL's
-libcrypto, :mod:`otr.accelerator`), tested to agree byte for byte;
-:data:`seal_message`, :data:`open_message`, :data:`seal_wire` and
-:data:`open_wire` are the ones in use.
+Two implementations with one interface: :func:`py_seal_message`,
+:func:`py_open_message`, :func:`py_seal_wire` and :func:`py_open_wire` here and
+the C accelerator in ``otr._speedups`` (OpenSSL's libcrypto,
+:mod:`otr.accelerator`), tested to agree byte for byte; :data:`seal_message`,
+:data:`open_message`, :data:`seal_wire` and :data:`open_wire` are the ones in use.
 """
 
 from __future__ import annotations
