@@ -318,16 +318,41 @@ static PyTypeObject DirectionKeysType = {
 
 /* ---- canonical base 64 ------------------------------------------------ */
 
+static const char b64_digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 /* Digit values; 64 marks a character that is not a base-64 digit. */
 static unsigned char b64_value[256];
+/* The two digits of every 12-bit value: three bytes are two look-ups. */
+static unsigned char b64_pair[4096][2];
 
 static void b64_init(void)
 {
-    static const char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     memset(b64_value, 64, sizeof b64_value);
     for (int i = 0; i < 64; i++)
-        b64_value[(unsigned char)digits[i]] = (unsigned char)i;
+        b64_value[(unsigned char)b64_digits[i]] = (unsigned char)i;
+    for (int i = 0; i < 4096; i++) {
+        b64_pair[i][0] = (unsigned char)b64_digits[i >> 6];
+        b64_pair[i][1] = (unsigned char)b64_digits[i & 63];
+    }
+}
+
+/* Padded base 64 (RFC 4648 section 4) of in[0:len] into out (4 * ceil(len / 3)). */
+static void b64_encode_into(const unsigned char *in, size_t len, unsigned char *out)
+{
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        memcpy(out, b64_pair[v >> 12], 2);
+        memcpy(out + 2, b64_pair[v & 0xFFF], 2);
+        out += 4;
+    }
+    if (i < len) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0);
+        out[0] = (unsigned char)b64_digits[v >> 18];
+        out[1] = (unsigned char)b64_digits[(v >> 12) & 63];
+        out[2] = i + 1 < len ? (unsigned char)b64_digits[(v >> 6) & 63] : '=';
+        out[3] = '=';
+    }
 }
 
 static PyObject *invalid_base64(void)
@@ -411,18 +436,13 @@ static PyObject *b64decode(PyObject *module, PyObject *arg)
 /* "?OTR:" + base 64 of bin[0:len] + "." as a new str. */
 static PyObject *otr_encoded(const unsigned char *bin, size_t len)
 {
-    /* EVP_EncodeBlock writes a NUL after the digits, which lands on the '.'
-     * slot and is then overwritten. */
     size_t digits = 4 * ((len + 2) / 3);
     PyObject *result = PyUnicode_New((Py_ssize_t)(5 + digits + 1), 127);
     if (result == NULL)
         return NULL;
     unsigned char *out = PyUnicode_1BYTE_DATA(result);
     memcpy(out, "?OTR:", 5);
-    if ((size_t)EVP_EncodeBlock(out + 5, bin, (int)len) != digits) {
-        Py_DECREF(result);
-        return crypto_error();
-    }
+    b64_encode_into(bin, len, out + 5);
     out[5 + digits] = '.';
     return result;
 }
@@ -462,49 +482,60 @@ static PyObject *otr_encoded(const unsigned char *bin, size_t len)
 #define V4_MAX_DATA (1 << 24)             /* otr.wire.buffer.MAX_DATA_LEN */
 #define ENCODED_MAX (4 * 1024 * 1024)     /* otr.wire.envelope.MAX_ENCODED_LEN */
 
-enum { V4_MSG = 0x15, V4_MAC = 0x16, V4_EXTRA = 0x17, V4_NEXT = 0x14, V4_AUTH = 0x18 };
-static EVP_MD *v4_shake;            /* SHAKE-256, fetched once */
-static EVP_MD_CTX *v4_work;         /* reused for every KDF */
-static EVP_CIPHER_CTX *v4_chacha;   /* ChaCha20 bound once; key and IV per message */
+enum { V4_NEXT, V4_MSG, V4_MAC, V4_EXTRA, V4_AUTH, V4_USAGES };
+static EVP_MD_CTX *v4_prepared[V4_USAGES]; /* "OTRv4" || usage (|| 0xFF) absorbed */
+static EVP_MD_CTX *v4_work;                /* a copy of one of them per KDF */
+static EVP_CIPHER_CTX *v4_chacha;          /* ChaCha20 bound once; key and IV per message */
 
 static int v4_init(void)
 {
+    static const unsigned char usages[V4_USAGES] = {0x14, 0x15, 0x16, 0x17, 0x18};
+    static const unsigned char ff = 0xFF;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    /* Fetched once: a digest or cipher named by EVP_shake256() / EVP_chacha20()
+     * would be looked up again by every initialisation. */
+    EVP_MD *shake = EVP_MD_fetch(NULL, "SHAKE256", NULL);
     EVP_CIPHER *chacha = EVP_CIPHER_fetch(NULL, "ChaCha20", NULL);
-    v4_shake = EVP_MD_fetch(NULL, "SHAKE256", NULL);
 #else
+    const EVP_MD *shake = EVP_shake256();
     const EVP_CIPHER *chacha = EVP_chacha20();
-    v4_shake = (EVP_MD *)EVP_shake256();
 #endif
-    v4_work = EVP_MD_CTX_new();
-    v4_chacha = EVP_CIPHER_CTX_new();
-    int ok = chacha != NULL && v4_shake != NULL && v4_work != NULL && v4_chacha != NULL &&
+    int ok = shake != NULL && chacha != NULL && (v4_work = EVP_MD_CTX_new()) != NULL &&
+             (v4_chacha = EVP_CIPHER_CTX_new()) != NULL &&
              EVP_EncryptInit_ex(v4_chacha, chacha, NULL, NULL, NULL) == 1;
+    for (int i = 0; ok && i < V4_USAGES; i++) {
+        v4_prepared[i] = EVP_MD_CTX_new();
+        ok = v4_prepared[i] != NULL && EVP_DigestInit_ex(v4_prepared[i], shake, NULL) == 1 &&
+             EVP_DigestUpdate(v4_prepared[i], "OTRv4", 5) == 1 &&
+             EVP_DigestUpdate(v4_prepared[i], &usages[i], 1) == 1;
+    }
+    ok = ok && EVP_DigestUpdate(v4_prepared[V4_EXTRA], &ff, 1) == 1;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    EVP_CIPHER_free(chacha); /* the context keeps its own reference */
+    EVP_MD_free(shake); /* the contexts keep their own references */
+    EVP_CIPHER_free(chacha);
 #endif
     return ok;
 }
 
-/* out = KDF(usage, a || b, 64); b may be NULL.  Re-initialising the one context
- * with the fetched digest reuses its state (no allocation, no copy); the
- * "OTRv4" || usage prefix is 6 bytes in the first block, so absorbing it costs
- * no permutation of its own. */
+/* out = KDF(usage, a || b, 64); b may be NULL.  A copy of the prepared state
+ * (libcrypto 3.0 re-creates the provider state either way; copying skips the
+ * re-initialisation and the prefix). */
 static int v4_kdf(int usage, const unsigned char *a, size_t alen, const unsigned char *b,
                   size_t blen, unsigned char *out)
 {
-    unsigned char prefix[7] = {'O', 'T', 'R', 'v', '4', (unsigned char)usage, 0xFF};
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    int init = EVP_DigestInit_ex2(v4_work, v4_shake, NULL) == 1;
-#else
-    int init = EVP_DigestInit_ex(v4_work, v4_shake, NULL) == 1;
-#endif
-    return init && EVP_DigestUpdate(v4_work, prefix, usage == V4_EXTRA ? 7 : 6) == 1 &&
+    return EVP_MD_CTX_copy_ex(v4_work, v4_prepared[usage]) == 1 &&
            EVP_DigestUpdate(v4_work, a, alen) == 1 &&
            (b == NULL || EVP_DigestUpdate(v4_work, b, blen) == 1) &&
            EVP_DigestFinalXOF(v4_work, out, V4_KEY) == 1;
 }
 
+#define V4_BLOCK 64
+/* len rounded up to whole ChaCha20 blocks. */
+#define V4_WHOLE(len) (((len) + V4_BLOCK - 1) / V4_BLOCK * V4_BLOCK)
+
+/* out[0:len] = ChaCha20(MKenc[0:32], nonce 0, counter 0) XOR in[0:len]; out may be
+ * in.  The fused functions pass V4_WHOLE(len) where their buffers have the room:
+ * libcrypto then makes one pass, where a partial last block costs it a second. */
 static int v4_chacha20(const unsigned char *mk_enc, const unsigned char *in, size_t len,
                        unsigned char *out)
 {
@@ -654,6 +685,29 @@ done:
     return result;
 }
 
+/* (first, a[0:64]) or, with b, (first, a[0:64], b[0:64]); steals first. */
+static PyObject *v4_tuple(PyObject *first, const unsigned char *a, const unsigned char *b)
+{
+    PyObject *result = first == NULL ? NULL : PyTuple_New(b == NULL ? 2 : 3);
+    if (result == NULL) {
+        Py_XDECREF(first);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, first);
+    for (int i = 1; i < PyTuple_GET_SIZE(result); i++) {
+        PyObject *item = PyBytes_FromStringAndSize((const char *)(i == 1 ? a : b), V4_KEY);
+        if (item == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(result, i, item);
+    }
+    return result;
+}
+
+/* Messages up to this size are built or decoded on the stack (no allocation). */
+#define V4_STACK 4096
+
 static size_t get_int(const unsigned char *p)
 {
     return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
@@ -676,8 +730,8 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
 {
     static const int idx[3] = {0, 1, 4};
     V4Message m;
-    PyObject *wire = NULL, *result = NULL;
-    unsigned char *bin = NULL;
+    PyObject *result = NULL;
+    unsigned char stack[V4_STACK], *bin = NULL;
     Py_buffer reveal;
     int have_reveal = 0;
 
@@ -714,7 +768,10 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
     }
     size_t plen = (size_t)msg->len + 1, section_len = (size_t)head->len + 4 + plen;
     size_t total = section_len + V4_KEY + 4 + (size_t)reveal.len;
-    bin = PyMem_Malloc(total);
+    /* ChaCha20 runs over whole blocks in place: the (at most 63) bytes past the
+     * plaintext are zeroed first and overwritten by the authenticator after. */
+    size_t whole = V4_WHOLE(plen);
+    bin = total <= sizeof stack ? stack : PyMem_Malloc(total);
     if (bin == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -728,10 +785,10 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
     const unsigned char *src = msg->buf;
     for (size_t i = 0; i < plen - 1; i++)
         ct[i] = src[i] ? src[i] : '?';
-    ct[plen - 1] = 0;
+    memset(ct + plen - 1, 0, whole - plen + 1);
     if (!v4_kdf(V4_MSG, m.buf[0].buf, V4_KEY, NULL, 0, m.enc) ||
-        !v4_chacha20(m.enc, ct, plen, ct) || !v4_derive(&m, 0, 0, bin, section_len)) {
-        OPENSSL_cleanse(ct, plen);
+        !v4_chacha20(m.enc, ct, whole, ct) || !v4_derive(&m, 0, 0, bin, section_len)) {
+        OPENSSL_cleanse(ct, whole);
         crypto_error();
         goto done;
     }
@@ -739,11 +796,10 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
     put_int(bin + section_len + V4_KEY, (size_t)reveal.len);
     if (reveal.len)
         memcpy(bin + section_len + V4_KEY + 4, reveal.buf, reveal.len);
-    wire = otr_encoded(bin, total);
-    if (wire != NULL)
-        result = Py_BuildValue("(Ny#)", wire, (const char *)m.next, (Py_ssize_t)V4_KEY);
+    result = v4_tuple(otr_encoded(bin, total), m.next, NULL);
 done:
-    PyMem_Free(bin); /* header, ciphertext, MACs: nothing secret */
+    if (bin != stack)
+        PyMem_Free(bin); /* header, ciphertext, MACs: nothing secret */
     if (have_reveal)
         PyBuffer_Release(&reveal);
     v4_release(&m);
@@ -755,7 +811,7 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
     static const int idx[2] = {1, 2};
     V4Message m;
     PyObject *text, *result = NULL;
-    unsigned char *bin = NULL, *pt = NULL;
+    unsigned char stack[V4_STACK], *bin = NULL, *pt = NULL;
     size_t plen = 0;
 
     (void)module;
@@ -793,7 +849,9 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
     Py_ssize_t n = b64_decoded_len(s + 5, tlen - 6);
     if (n < (Py_ssize_t)(hlen + 4 + V4_KEY + 4))
         goto done;
-    bin = PyMem_Malloc((size_t)n);
+    /* The plaintext goes after the binary message: one buffer, whole blocks. */
+    size_t room = (size_t)n + V4_WHOLE((size_t)n) + 1;
+    bin = room <= sizeof stack ? stack : PyMem_Malloc(room);
     if (bin == NULL) {
         result = PyErr_NoMemory();
         goto done;
@@ -823,13 +881,10 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
     }
     if (CRYPTO_memcmp(m.auth, bin + section_len, V4_KEY) != 0)
         goto done;
+    /* Whole blocks: the authenticator follows the ciphertext in bin. */
     plen = ct_len;
-    pt = PyMem_Malloc(plen ? plen : 1);
-    if (pt == NULL) {
-        result = PyErr_NoMemory();
-        goto done;
-    }
-    if (!v4_chacha20(m.enc, bin + hlen + 4, plen, pt)) {
+    pt = bin + n;
+    if (!v4_chacha20(m.enc, bin + hlen + 4, V4_WHOLE(plen), pt)) {
         result = crypto_error();
         goto done;
     }
@@ -843,16 +898,14 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
         result = NULL;
         goto done;
     }
-    result = Py_BuildValue("(Ny#y#)", message, (const char *)m.mac, (Py_ssize_t)V4_KEY,
-                           (const char *)m.next, (Py_ssize_t)V4_KEY);
+    result = v4_tuple(message, m.mac, m.next);
 done:
     if (result == Py_None)
         Py_INCREF(result);
-    if (pt != NULL) {
-        OPENSSL_cleanse(pt, plen);
-        PyMem_Free(pt);
-    }
-    PyMem_Free(bin);
+    if (pt != NULL)
+        OPENSSL_cleanse(pt, V4_WHOLE(plen));
+    if (bin != stack)
+        PyMem_Free(bin);
     v4_release(&m);
     return result;
 }
