@@ -551,17 +551,17 @@ static int v4_chacha20(const unsigned char *mk_enc, const unsigned char *in, siz
 typedef struct {
     Py_buffer buf[3]; /* chain key, then the byte arguments */
     int held;         /* how many of buf are acquired */
-    unsigned char enc[V4_KEY], mac[V4_KEY], extra[V4_KEY], next[V4_KEY], auth[V4_KEY];
+    struct {
+        unsigned char enc[V4_KEY], mac[V4_KEY], extra[V4_KEY], next[V4_KEY];
+    } secret; /* wiped in one go */
+    unsigned char auth[V4_KEY];
 } V4Message;
 
 static void v4_release(V4Message *m)
 {
     while (m->held > 0)
         PyBuffer_Release(&m->buf[--m->held]);
-    OPENSSL_cleanse(m->enc, sizeof m->enc);
-    OPENSSL_cleanse(m->mac, sizeof m->mac);
-    OPENSSL_cleanse(m->extra, sizeof m->extra);
-    OPENSSL_cleanse(m->next, sizeof m->next);
+    OPENSSL_cleanse(&m->secret, sizeof m->secret);
 }
 
 /* Acquire the chain key (args[idx[0]], 64 bytes) and count - 1 more buffers. */
@@ -586,18 +586,18 @@ static int v4_derive(V4Message *m, int with_enc, int with_extra, const unsigned 
                      size_t len)
 {
     const unsigned char *ck = m->buf[0].buf;
-    return (!with_enc || v4_kdf(V4_MSG, ck, V4_KEY, NULL, 0, m->enc)) &&
-           v4_kdf(V4_MAC, m->enc, V4_KEY, NULL, 0, m->mac) &&
-           v4_kdf(V4_AUTH, m->mac, V4_KEY, section, len, m->auth) &&
-           (!with_extra || v4_kdf(V4_EXTRA, ck, V4_KEY, NULL, 0, m->extra)) &&
-           v4_kdf(V4_NEXT, ck, V4_KEY, NULL, 0, m->next);
+    return (!with_enc || v4_kdf(V4_MSG, ck, V4_KEY, NULL, 0, m->secret.enc)) &&
+           v4_kdf(V4_MAC, m->secret.enc, V4_KEY, NULL, 0, m->secret.mac) &&
+           v4_kdf(V4_AUTH, m->secret.mac, V4_KEY, section, len, m->auth) &&
+           (!with_extra || v4_kdf(V4_EXTRA, ck, V4_KEY, NULL, 0, m->secret.extra)) &&
+           v4_kdf(V4_NEXT, ck, V4_KEY, NULL, 0, m->secret.next);
 }
 
 /* (first, second, extra, next), stealing the reference to first. */
 static PyObject *v4_result(PyObject *first, const unsigned char *second, const V4Message *m)
 {
     return Py_BuildValue("(Ny#y#y#)", first, (const char *)second, (Py_ssize_t)V4_KEY,
-                         (const char *)m->extra, (Py_ssize_t)V4_KEY, (const char *)m->next,
+                         (const char *)m->secret.extra, (Py_ssize_t)V4_KEY, (const char *)m->secret.next,
                          (Py_ssize_t)V4_KEY);
 }
 
@@ -625,8 +625,8 @@ static PyObject *v4_seal_message(PyObject *module, PyObject *const *args, Py_ssi
     unsigned char *s = (unsigned char *)PyBytes_AS_STRING(section);
     memcpy(s, head->buf, head->len);
     put_int(s + head->len, (size_t)pt->len);
-    if (!v4_kdf(V4_MSG, m.buf[0].buf, V4_KEY, NULL, 0, m.enc) ||
-        !v4_chacha20(m.enc, pt->buf, (size_t)pt->len, s + head->len + 4) ||
+    if (!v4_kdf(V4_MSG, m.buf[0].buf, V4_KEY, NULL, 0, m.secret.enc) ||
+        !v4_chacha20(m.secret.enc, pt->buf, (size_t)pt->len, s + head->len + 4) ||
         !v4_derive(&m, 0, 1, s, (size_t)PyBytes_GET_SIZE(section))) {
         Py_DECREF(section);
         crypto_error();
@@ -672,14 +672,14 @@ static PyObject *v4_open_message(PyObject *module, PyObject *const *args, Py_ssi
     plaintext = PyBytes_FromStringAndSize(NULL, sec->len - ct_start);
     if (plaintext == NULL)
         goto done;
-    if (!v4_chacha20(m.enc, (const unsigned char *)sec->buf + ct_start,
+    if (!v4_chacha20(m.secret.enc, (const unsigned char *)sec->buf + ct_start,
                      (size_t)(sec->len - ct_start),
                      (unsigned char *)PyBytes_AS_STRING(plaintext))) {
         Py_DECREF(plaintext);
         crypto_error();
         goto done;
     }
-    result = v4_result(plaintext, m.mac, &m);
+    result = v4_result(plaintext, m.secret.mac, &m);
 done:
     v4_release(&m);
     return result;
@@ -786,8 +786,8 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
     for (size_t i = 0; i < plen - 1; i++)
         ct[i] = src[i] ? src[i] : '?';
     memset(ct + plen - 1, 0, whole - plen + 1);
-    if (!v4_kdf(V4_MSG, m.buf[0].buf, V4_KEY, NULL, 0, m.enc) ||
-        !v4_chacha20(m.enc, ct, whole, ct) || !v4_derive(&m, 0, 0, bin, section_len)) {
+    if (!v4_kdf(V4_MSG, m.buf[0].buf, V4_KEY, NULL, 0, m.secret.enc) ||
+        !v4_chacha20(m.secret.enc, ct, whole, ct) || !v4_derive(&m, 0, 0, bin, section_len)) {
         OPENSSL_cleanse(ct, whole);
         crypto_error();
         goto done;
@@ -796,7 +796,7 @@ static PyObject *v4_seal_wire(PyObject *module, PyObject *const *args, Py_ssize_
     put_int(bin + section_len + V4_KEY, (size_t)reveal.len);
     if (reveal.len)
         memcpy(bin + section_len + V4_KEY + 4, reveal.buf, reveal.len);
-    result = v4_tuple(otr_encoded(bin, total), m.next, NULL);
+    result = v4_tuple(otr_encoded(bin, total), m.secret.next, NULL);
 done:
     if (bin != stack)
         PyMem_Free(bin); /* header, ciphertext, MACs: nothing secret */
@@ -884,7 +884,7 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
     /* Whole blocks: the authenticator follows the ciphertext in bin. */
     plen = ct_len;
     pt = bin + n;
-    if (!v4_chacha20(m.enc, bin + hlen + 4, V4_WHOLE(plen), pt)) {
+    if (!v4_chacha20(m.secret.enc, bin + hlen + 4, V4_WHOLE(plen), pt)) {
         result = crypto_error();
         goto done;
     }
@@ -898,7 +898,7 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
         result = NULL;
         goto done;
     }
-    result = v4_tuple(message, m.mac, m.next);
+    result = v4_tuple(message, m.secret.mac, m.secret.next);
 done:
     if (result == Py_None)
         Py_INCREF(result);

@@ -72,7 +72,7 @@ as soon as the spec allows (see SECURITY.md).
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
@@ -328,7 +328,7 @@ class DoubleRatchet:
         self._next = Rotation.RECEIVING
         self._receiving: _ReceivingChain | None = None
         self._skipped: OrderedDict[tuple[int, int], _Skipped] = OrderedDict()
-        self._reveals: list[bytes] = []
+        self._reveals: deque[bytes] = deque(maxlen=limits.max_pending_reveals)
         self._to_reveal_next: bytes = b""
         self.last_rotation = now
 
@@ -469,7 +469,7 @@ class DoubleRatchet:
         self._start_sending_chain(chain_key, dh_public)
         self._next = Rotation.RECEIVING
         self._to_reveal_next = b"".join(self._reveals)
-        self._reveals = []
+        self._reveals.clear()
         self.last_rotation = now
 
     def seal(
@@ -495,7 +495,7 @@ class DoubleRatchet:
         if reveal_pending:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
-            self._reveals = []
+            self._reveals.clear()
         j = self._j
         head_bytes = with_counters(self._send_head_bytes, flags, j)
         section, authenticator, extra, self._sending_key = datacrypt.seal_message(
@@ -555,13 +555,11 @@ class DoubleRatchet:
         """Queue ``mk_mac`` for revelation, at the end (or the front, as otr4j puts the
         key of a message that started a new ratchet); beyond ``max_pending_reveals``
         the key at the other end is forgotten."""
-        reveals = self._reveals
+        # A deque of maxlen max_pending_reveals drops from the other end.
         if first:
-            reveals.insert(0, mk_mac)
+            self._reveals.appendleft(mk_mac)
         else:
-            reveals.append(mk_mac)
-        if len(reveals) > self.limits.max_pending_reveals:
-            del reveals[-1 if first else 0]
+            self._reveals.append(mk_mac)
 
     def open(self, message: DataMessage4, now: float) -> Opened:
         """Verify and decrypt one data message ("When you receive a Data Message").
@@ -718,7 +716,7 @@ class DoubleRatchet:
             return None
         message, mk_mac, chain.chain_key = opened
         chain.k = k + 1
-        self._add_reveal(mk_mac)
+        self._reveals.append(mk_mac)  # _add_reveal(mk_mac)
         if self._skipped:
             self._expire_skipped(now)
         return message
