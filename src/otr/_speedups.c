@@ -1,8 +1,8 @@
 /*
  * otr._speedups: the optional C accelerator of the per-message path.  Each
  * function has a pure-Python twin, which documents it and which it is tested
- * against byte for byte; it owns no protocol logic (key ids, counters,
- * rotation, parsing and state stay in Python).
+ * against byte for byte; it keeps no state (key ids, counters, rotation and
+ * every decision about them stay in Python, which passes what it expects).
  *
  * b64decode(text) -> bytes                      (twin in otr.wire.envelope)
  *     Canonical padded base 64 (RFC 4648 section 4), as OTR's "?OTR:...."
@@ -24,10 +24,13 @@
  * v4_seal_message / v4_open_message             (twin in otr.v4.datacrypt)
  *     the per-message cryptography of OTRv4 data messages (SHAKE-256 KDFs,
  *     ChaCha20, the authenticator); see the block comment further down.
+ * v4_seal_wire / v4_open_wire                   (twin in otr.v4.datacrypt)
+ *     the same fused with the encoding: plaintext to "?OTR:...." text and
+ *     back, for the common case only (the ratchet's fast path).
  *
  * AES, SHA-1, SHAKE-256 and ChaCha20 come from OpenSSL's libcrypto (EVP); nothing here is
- * home-made cryptography.  The GIL is held throughout, so the per-object
- * scratch contexts are never used by two threads at once.
+ * home-made cryptography (base 64 is).  The GIL is held throughout, so the
+ * per-object and module-wide scratch contexts are never used by two threads at once.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -135,6 +135,11 @@ class Rotation(enum.Enum):
     """We sent our new keys: the peer's next new ratchet id starts a receiving ratchet."""
 
 
+_RECEIVING: Final = Rotation.RECEIVING
+"""For :meth:`DoubleRatchet.seal_wire`: a module global, not an enum member read
+through its class (~100 ns on Python 3.11)."""
+
+
 @dataclass(frozen=True)
 class RatchetLimits:
     """Bounds on what a peer can make us hold (otr-v4.md "Deletion of Stored Message Keys")."""
@@ -514,7 +519,7 @@ class DoubleRatchet:
         of that plaintext encodes to; None (nothing changed) when :meth:`seal`
         must be used."""
         chain_key = self._sending_key
-        if self._next is not Rotation.RECEIVING or self._to_reveal_next or chain_key is None:
+        if self._next is not _RECEIVING or self._to_reveal_next or chain_key is None:
             return None
         if len(message) >= MAX_PLAINTEXT:
             raise ValueError("plaintext too long")

@@ -123,6 +123,9 @@ authenticator, revealed-MACs length (otr-v4.md "Data Message")."""
 
 
 _DATA_TYPE_BYTE = bytes((MESSAGE_TYPE_DATA,))
+_ENCRYPTED = MsgState.ENCRYPTED
+"""For the fused paths: a module global, not an enum member read through its class
+(~100 ns on Python 3.11)."""
 
 for _decoder_type, _decoder in (
     (MSG_IDENTITY, IdentityMessage.decode),
@@ -612,7 +615,7 @@ class V4Session(SmpSessionMixin):
         :meth:`_deliver` gives for it; None, with nothing changed, for anything
         else (then :meth:`receive_fast` or :meth:`receive`)."""
         ratchet = self.ratchet
-        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+        if ratchet is None or self.msgstate is not _ENCRYPTED:
             return None
         message = ratchet.open_wire(text, now)
         if not message:
@@ -627,7 +630,7 @@ class V4Session(SmpSessionMixin):
         (:meth:`otr.v4.ratchet.DoubleRatchet.seal_wire`, the same bytes), or None
         with nothing changed (then :meth:`send`)."""
         ratchet = self.ratchet
-        if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
+        if ratchet is None or self.msgstate is not _ENCRYPTED:
             return None
         wire = ratchet.seal_wire(message, 0)
         if wire is not None:
