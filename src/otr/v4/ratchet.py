@@ -65,6 +65,14 @@ part D; every formula below was checked against the otr4j transcripts):
   it with ``RatchetLimits.session_expiry``.  All times are Unix seconds
   (``time.time()``); a wall-clock jump only makes a timer fire early or late.
 
+* The fused path: :meth:`DoubleRatchet.seal_wire` (no rotation due, nothing to
+  reveal) and :meth:`DoubleRatchet.open_wire` (the next message of the current
+  receiving chain, no TLVs) do what :meth:`DoubleRatchet.seal` + encoding and
+  decoding + :meth:`DoubleRatchet.open` do for the common case, in one C call
+  each (:func:`otr.v4.datacrypt.seal_wire`, :func:`otr.v4.datacrypt.open_wire`),
+  with the same bytes and the same state afterwards; anything else returns None
+  with nothing changed.
+
 Python cannot wipe memory: "securely delete" here means dropping the reference
 as soon as the spec allows (see SECURITY.md).
 """

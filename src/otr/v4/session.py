@@ -43,6 +43,10 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   session goes to FINISHED.
 * **Heartbeat** (B.25): after a non-empty received message, if nothing was
   sent for ``heartbeat_interval`` seconds, an empty IGNORE_UNREADABLE message.
+* **Fast paths**: the front door offers a data message's wire text first to
+  :meth:`V4Session.receive_wire_fast` and a message without TLVs to
+  :meth:`V4Session.send_wire_fast` (the ratchet's fused pair, one C call each);
+  they give exactly the general path's outputs, or None with nothing changed.
 * **Errors** ("OTR Error Messages", "Receiving a Data Message"): a data
   message that cannot be read is reported as ``MessageUnreadable`` and
   answered with ``?OTR Error: ERROR_1`` (or ``ERROR_2`` outside ENCRYPTED),
