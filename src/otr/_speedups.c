@@ -869,8 +869,10 @@ static PyObject *v4_open_wire(PyObject *module, PyObject *const *args, Py_ssize_
         memcmp(bin + V4_KEYS_AT, e + V4_KEYS_AT, hlen - V4_KEYS_AT) != 0)
         goto done;
     size_t ct_len = get_int(bin + hlen);
+    if (ct_len > V4_MAX_DATA)
+        goto done;
     size_t section_len = hlen + 4 + ct_len;
-    if (ct_len > V4_MAX_DATA || section_len + V4_KEY + 4 > (size_t)n)
+    if (section_len + V4_KEY + 4 > (size_t)n)
         goto done;
     size_t reveal_len = get_int(bin + section_len + V4_KEY);
     if (section_len + V4_KEY + 4 + reveal_len != (size_t)n || reveal_len % V4_KEY != 0)

@@ -370,7 +370,7 @@ class Conversation:
             )
             if wire is not None:
                 out: list[Event] = (
-                    self._emit(wire, 4, session.their_instance)
+                    self._emit(wire, slot.version, session.their_instance)
                     if policy.max_message_size
                     else [ev.SendMessage(wire)]
                 )
