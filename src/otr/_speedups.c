@@ -37,6 +37,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <string.h>
 
 #define AES_KEY_LEN 16
@@ -325,6 +326,10 @@ static const char b64_digits[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 /* Digit values; 64 marks a character that is not a base-64 digit. */
 static unsigned char b64_value[256];
+/* The same, shifted into place for the 1st .. 4th digit of a quantum; a
+ * character that is not a digit has B64_BAD set. */
+#define B64_BAD 0x80000000u
+static uint32_t b64_shifted[4][256];
 /* The two digits of every 12-bit value: three bytes are two look-ups. */
 static unsigned char b64_pair[4096][2];
 
@@ -333,6 +338,10 @@ static void b64_init(void)
     memset(b64_value, 64, sizeof b64_value);
     for (int i = 0; i < 64; i++)
         b64_value[(unsigned char)b64_digits[i]] = (unsigned char)i;
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < 256; c++)
+            b64_shifted[k][c] =
+                b64_value[c] & 64 ? B64_BAD : (uint32_t)b64_value[c] << (18 - 6 * k);
     for (int i = 0; i < 4096; i++) {
         b64_pair[i][0] = (unsigned char)b64_digits[i >> 6];
         b64_pair[i][1] = (unsigned char)b64_digits[i & 63];
@@ -381,18 +390,21 @@ static Py_ssize_t b64_decoded_len(const unsigned char *s, Py_ssize_t len)
 static int b64_decode_into(const unsigned char *s, Py_ssize_t len, unsigned char *out)
 {
     Py_ssize_t pad = len > 0 && s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
-    /* Every quantum but the last: four digits, three bytes. */
+    /* Every quantum but the last: four digits, three bytes; a bad character is
+     * noted and reported at the end (the input is not secret). */
     Py_ssize_t full = len - (pad ? 4 : 0);
+    uint32_t bad = 0;
     for (Py_ssize_t i = 0; i < full; i += 4) {
-        unsigned a = b64_value[s[i]], b = b64_value[s[i + 1]];
-        unsigned c = b64_value[s[i + 2]], d = b64_value[s[i + 3]];
-        if ((a | b | c | d) & 64)
-            return 0;
-        unsigned v = a << 18 | b << 12 | c << 6 | d;
-        *out++ = (unsigned char)(v >> 16);
-        *out++ = (unsigned char)(v >> 8);
-        *out++ = (unsigned char)v;
+        uint32_t v = b64_shifted[0][s[i]] | b64_shifted[1][s[i + 1]] |
+                     b64_shifted[2][s[i + 2]] | b64_shifted[3][s[i + 3]];
+        bad |= v;
+        out[0] = (unsigned char)(v >> 16);
+        out[1] = (unsigned char)(v >> 8);
+        out[2] = (unsigned char)v;
+        out += 3;
     }
+    if (bad & B64_BAD)
+        return 0;
     if (pad) {
         /* "xx==" gives one byte, "xxx=" two; the unused low bits must be 0. */
         const unsigned char *q = s + full;
