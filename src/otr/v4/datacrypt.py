@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..accelerator import native
 from ..crypto import chacha20, kdf
+from ..crypto.ed448 import POINT_BYTES
 from ..wire import envelope
 from ..wire.buffer import MAX_DATA_LEN
 from ..wire.v4.data import KEYS_AT, MESSAGE_ID_AT, RATCHET_ID_AT, with_counters
@@ -166,7 +167,7 @@ def py_open_message(
     return opened[0], opened[1], extra, next_key
 
 
-_MIN_HEAD: Final = KEYS_AT + 57 + 4
+_MIN_HEAD: Final = KEYS_AT + POINT_BYTES + 4
 """The shortest head: the fixed fields, a POINT and an empty MPI."""
 _INT_MAX: Final = 0xFFFFFFFF
 
