@@ -3,7 +3,9 @@ OTRv3 figures from the same run.
 
 * one-way: Alice seals a 100-byte message, it is encoded, decoded and opened by
   Bob (same chain, no new keys), in a chain whose messages carry the 384-byte DH
-  key (ratchet id % 3 == 0) and in one whose messages do not;
+  key (ratchet id % 3 == 0) and in one whose messages do not; then the same on
+  the fused path (``seal_wire`` to the ``?OTR:`` text, ``open_wire`` from it,
+  which is what ``otr.Conversation`` uses for such messages);
 * ping-pong: the direction alternates every message, so every message starts a
   new ratchet (new ECDH key each turn, a 3072-bit DH key every third).
 
@@ -60,13 +62,23 @@ def pair(seed: bytes) -> tuple[DoubleRatchet, DoubleRatchet]:
     return alice, bob
 
 
-def one_way(msgs: int, plaintext: bytes, *, dh_key: bool = True) -> float:
+def one_way(msgs: int, plaintext: bytes, *, dh_key: bool = True, fused: bool = False) -> float:
     """Per message; ``dh_key``: in ratchet 0, whose messages carry the 384-byte DH key
-    (one chain in three), else in ratchet 1 (no DH key)."""
+    (one chain in three), else in ratchet 1 (no DH key).  ``fused``: through
+    ``seal_wire`` / ``open_wire`` (the plaintext without its final NUL, which
+    ``seal_wire`` adds)."""
     alice, bob = pair(b"one-way")
     if not dh_key:
         bob.open(alice.seal(plaintext, 0, 0.0).message, 0.0)
         alice.open(bob.seal(plaintext, 0, 0.0).message, 0.0)
+    if fused:
+        text = plaintext[:-1]
+        bob.open(alice.seal(plaintext, 0, 0.0).message, 0.0)  # any rotation due, on seal()
+        t0 = time.perf_counter()
+        for _ in range(msgs):
+            wire = alice.seal_wire(text, 0)
+            assert wire is not None and bob.open_wire(wire, 0.0) is not None
+        return (time.perf_counter() - t0) / msgs * 1e6
     t0 = time.perf_counter()
     for _ in range(msgs):
         data = alice.seal(plaintext, 0, 0.0).message.encode()
@@ -95,11 +107,17 @@ def main() -> int:
     ours = {
         "oneway_us": [one_way(args.msgs, plaintext) for _ in range(args.runs)],
         "oneway_nodh_us": [one_way(args.msgs, plaintext, dh_key=False) for _ in range(args.runs)],
+        "oneway_fused_us": [one_way(args.msgs, plaintext, fused=True) for _ in range(args.runs)],
+        "oneway_fused_nodh_us": [
+            one_way(args.msgs, plaintext, dh_key=False, fused=True) for _ in range(args.runs)
+        ],
         "pingpong_us": [ping_pong(max(30, args.msgs // 10), plaintext) for _ in range(args.runs)],
     }
     labels = {
         "oneway_us": "v4 one-way msg (µs)",
         "oneway_nodh_us": "  same, no DH key (µs)",
+        "oneway_fused_us": "v4 one-way, fused (µs)",
+        "oneway_fused_nodh_us": "  same, no DH key (µs)",
         "pingpong_us": "v4 ping-pong msg (µs)",
     }
     if args.no_libotr:
@@ -114,7 +132,8 @@ def main() -> int:
     print(f"{'':<26}{'---------- median ----------':>30}{'----------- best -----------':>30}")
     heads = f"{'libotr v3':>13}{'otr v4':>11}{'ratio':>6}"
     print(f"{'operation':<26}{heads}{heads}  target")
-    lib["oneway_nodh_us"] = lib["oneway_us"]
+    for key in ("oneway_nodh_us", "oneway_fused_us", "oneway_fused_nodh_us"):
+        lib[key] = lib["oneway_us"]
     for key, label in labels.items():
         target = TARGETS.get(key, TARGETS["oneway_us"])
         print(run_all.row(label, lib[key], ours[key], f"  <={target}", target))

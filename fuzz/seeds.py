@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fuzz_datacrypt_v4
 import harness
 import scenarios
 
@@ -148,6 +149,7 @@ def build() -> dict[str, list[bytes]]:
         "wire_v3": binaries,
         "datacrypt": [b"\0" + b for b in binaries if b[2] == 3]
         + [b"\1" + bytes((11, 3)) + bytes(range(40))],
+        "datacrypt_v4": fuzz_datacrypt_v4.seed_inputs(),
         "smp_v3": smp_seeds,
         "conversation": conv,
         "client_profile": client_profiles,

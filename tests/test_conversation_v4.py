@@ -6,6 +6,7 @@ a v3+v4 conversation to OTRv3 against the real libotr 4.1.1."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from typing import Any
@@ -20,9 +21,11 @@ from otr.crypto.dsa import generate_dsa_key
 from otr.events import Tlv
 from otr.instance import MsgState
 from otr.policy import Policy
+from otr.v4 import datacrypt
 from otr.v4.keys import Ed448KeyPair, ForgingKey
 from otr.v4.profiles import ClientProfile, build_client_profile
 from otr.v4.session import V4Credentials, V4Mode, V4Settings
+from otr.wire import envelope
 from otr4j_transcripts import DrawRng, transcript
 
 NOW = 1_800_000_000.0
@@ -582,3 +585,102 @@ def test_dsa_key_required_where_otrv3_may_be_spoken(mode: V4Mode | None) -> None
         )
     with pytest.raises(LocalProtocolError, match="DSA key"):
         Conversation(None, "bob@example.org")
+
+
+def _counting_rng(seed: bytes) -> Any:
+    counter = iter(range(1 << 30))
+    return lambda n: hashlib.shake_256(seed + next(counter).to_bytes(4, "big")).digest(n)
+
+
+def _seeded_pair(seed: bytes) -> tuple[Conversation, Conversation]:
+    a = conv("alice", rng=_counting_rng(seed + b"a"))
+    b = conv("bob", rng=_counting_rng(seed + b"b"))
+    secure(a, b)
+    return a, b
+
+
+def _rewrite(wire: str, at: int, value: bytes) -> str:
+    binary = bytearray(envelope.decode_otr_message(wire))
+    binary[at : at + len(value)] = value
+    return envelope.encode_otr_message(bytes(binary))
+
+
+def test_fused_and_general_paths_are_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pairs with the same keys and seeded randomness.  In the first, data
+    messages take the fused paths wherever they can (``V4Session.send_wire_fast``,
+    ``receive_wire_fast``); in the second the fused send is switched off and every
+    message is received with text before "?OTR:" (ignored, as libotr does), which
+    sends it down the general path.  Events, and so every wire byte, are the same:
+    plain text, TLVs, an empty message, non-ASCII, SMP, heartbeats, rotations (DH
+    ratchets included), the extra key; replays, forgeries, a message for another
+    instance, out-of-order messages, the end of the session."""
+    a, b = _seeded_pair(b"twins")
+    a2, b2 = _seeded_pair(b"twins")
+    for c in (a2, b2):
+        assert c.current is not None
+        monkeypatch.setattr(c.current, "send_wire_fast", lambda message, now: None)
+    opened: list[bool] = []
+    real_open = datacrypt.open_wire
+
+    def counting_open(*args: Any) -> Any:
+        result = real_open(*args)
+        opened.append(result is not None)
+        return result
+
+    monkeypatch.setattr(datacrypt, "open_wire", counting_open)
+    pairs = {a: a2, b: b2}
+    later = NOW + 1000  # a heartbeat is due
+
+    def deliver(to: Conversation, wires: list[str], now: float = NOW) -> list[ev.Event]:
+        """Deliver to ``to`` and its twin, and their answers back, depth first."""
+        log: list[ev.Event] = []
+        back = b if to is a else a
+        for wire in wires:
+            fast, general = to.receive(wire, now), pairs[to].receive("hi " + wire, now)
+            assert fast == general
+            log += fast + deliver(back, sent(fast), now)
+        return log
+
+    def both(frm: Conversation, act: Any, now: float = NOW) -> list[ev.Event]:
+        out = act(frm)
+        assert out == act(pairs[frm])
+        return deliver(b if frm is a else a, sent(out), now)
+
+    assert got(both(a, lambda c: c.send("plain text", NOW))) == ["plain text"]
+    tlvs = [Tlv(0, b"pad"), Tlv(42, b"custom")]
+    assert got(both(a, lambda c: c.send("with tlvs", NOW, tlvs))) == ["with tlvs"]
+    assert both(a, lambda c: c.send("", NOW)) == []
+    assert got(both(a, lambda c: c.send("héllo ✓ ünïcode", NOW))) == ["héllo ✓ ünïcode"]
+    both(a, lambda c: c.smp_start("secret", "q?", NOW))
+    log = both(b, lambda c: c.smp_respond("secret", NOW))
+    assert any(isinstance(e, ev.SmpSucceeded) for e in log)
+    log = both(a, lambda c: c.send("late", later), later)
+    assert got(log) == ["late"] and len(sent(log)) == 1  # b's heartbeat, read by a
+    for turn in range(7):  # new ratchets both ways, a DH ratchet every third
+        frm = a if turn % 3 else b
+        text = f"turn {turn}"
+        assert got(both(frm, lambda c, text=text: c.send(text, NOW))) == [text]
+    keys = both(a, lambda c: c.use_extra_key(7, b"file", NOW))
+    assert [type(e) for e in keys] == [ev.ExtraSymmetricKey]
+    # The unusual: each falls back to the general path and is reported as it reports it.
+    (wire,) = sent(a.send("once", NOW))
+    assert sent(a2.send("once", NOW)) == [wire]
+    deliver(b, [wire])
+    assert [type(e) for e in deliver(b, [wire])][:2] == [ev.MessageUnreadable, ev.SendMessage]
+    (wire,) = sent(a.send("forged", NOW))
+    assert sent(a2.send("forged", NOW)) == [wire]
+    raw = envelope.decode_otr_message(wire)
+    forged = _rewrite(wire, len(raw) - 80, bytes([raw[-80] ^ 1]))
+    assert [type(e) for e in deliver(b, [forged])][:2] == [ev.MessageUnreadable, ev.SendMessage]
+    other = _rewrite(wire, 7, (0x3333_3333).to_bytes(4, "big"))
+    assert deliver(b, [other]) == [ev.MessageForOtherInstance(0x3333_3333)]
+    assert got(deliver(b, [wire])) == ["forged"]
+    first = sent(a.send("first", NOW)) + sent(a.send("second", NOW))
+    assert sent(a2.send("first", NOW)) + sent(a2.send("second", NOW)) == first
+    assert got(deliver(b, first[::-1])) == ["second", "first"]
+    assert got(both(a, lambda c: c.send("in order again", NOW))) == ["in order again"]
+    log = both(a, lambda c: c.end(NOW))
+    assert any(isinstance(e, ev.SessionFinished) for e in log)
+    assert b.msgstate is b2.msgstate is MsgState.FINISHED
+    # The fused paths were taken (and failed where they should), the twins never.
+    assert opened.count(True) >= 9 and opened.count(False) >= 10

@@ -10,13 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otr.accelerator import native
 from otr.crypto import chacha20
 from otr.v4 import datacrypt
-from otr.wire.v4.data import DataMessage4
+from otr.wire import envelope
+from otr.wire.v4 import data
+from otr.wire.v4.data import DataMessage4, chain_head, encode_plaintext, with_counters
 from v4_transcript_util import H, Step, data_deliveries, transcripts
 
 KEYED = [
@@ -133,14 +135,19 @@ import hashlib, sys
 sys.path.insert(0, "bench")
 from bench_v4_ratchet import pair
 from otr.v4 import datacrypt
-from otr.wire.v4.data import DataMessage4
+from otr.wire import envelope
+from otr.wire.v4 import data
+from otr.wire.v4.data import DataMessage4, chain_head, encode_plaintext, with_counters
 alice, bob = pair(b"pure")
 out = hashlib.sha256()
 for n in range(12):
     sender, receiver = (alice, bob) if n % 3 else (bob, alice)
     data = sender.seal(b"m%d" % n + b"\\0", 0, 0.0).message.encode()
     out.update(data + receiver.open(DataMessage4.decode(data), 0.0).plaintext)
-print(datacrypt.seal_message.__name__, out.hexdigest())
+    wire = sender.seal_wire(b"w%d" % n, 0)  # the fused path, where no rotation is due
+    if wire is not None:
+        out.update(wire.encode() + receiver.open_wire(wire, 0.0).encode())
+print(datacrypt.seal_message.__name__, datacrypt.seal_wire.__name__, out.hexdigest())
 """
 
 
@@ -160,6 +167,174 @@ def test_pure_python_ratchet_writes_the_same_bytes() -> None:
             capture_output=True,
             text=True,
         ).stdout.split()
-        runs[out[0]] = out[1]
-    assert set(runs) == {"v4_seal_message", "py_seal_message"}
+        runs[out[0] + " " + out[1]] = out[2]
+    assert set(runs) == {"v4_seal_message v4_seal_wire", "py_seal_message py_seal_wire"}
     assert len(set(runs.values())) == 1
+
+
+# --- the fused per-message path (seal_wire / open_wire) ---------------------------------
+
+SEAL_WIRES = [datacrypt.py_seal_wire]
+OPEN_WIRES = [datacrypt.py_open_wire]
+if native is not None:
+    SEAL_WIRES.append(native.v4_seal_wire)
+    OPEN_WIRES.append(native.v4_open_wire)
+
+THEIR, OUR = 0x1234_5678, 0x9ABC_DEF0
+
+
+def chain(rid: int, dh: int | None, seed: bytes = b"") -> bytes:
+    """A receiving chain's expected head (a random 57-byte ECDH value: open_wire
+    compares bytes, it does not decode points)."""
+    ecdh = hashlib.shake_256(b"ecdh" + seed).digest(57)
+    return chain_head(THEIR, OUR, rid, ecdh, dh)
+
+
+def sender_head(expected: bytes, pn: int = 0) -> bytes:
+    """The sender's chain head for ``expected`` (flags and message id are patched in)."""
+    return expected[: data.PN_AT] + pn.to_bytes(4, "big") + expected[data.PN_AT + 4 :]
+
+
+@settings(max_examples=60)
+@given(
+    chain_key=st.binary(min_size=64, max_size=64),
+    dh=st.none() | st.integers(1, 2**3072),
+    flags=st.integers(0, 255),
+    mid=st.integers(0, 2**32 - 1),
+    text=st.text(max_size=150),
+    reveals=st.integers(0, 3),
+)
+def test_seal_wire_is_the_general_encoding(
+    chain_key: bytes, dh: int | None, flags: int, mid: int, text: str, reveals: int
+) -> None:
+    """seal_wire gives what the general path's pieces give: encode_plaintext (NUL ->
+    '?', then NUL), the head with flags and message id, seal_message, the revealed
+    MACs, base 64."""
+    head = sender_head(chain(3, dh), pn=7)
+    reveal = bytes(range(64)) * reveals
+    section, auth, _, next_key = datacrypt.py_seal_message(
+        chain_key, with_counters(head, flags, mid), encode_plaintext(text)
+    )
+    binary = section + auth + len(reveal).to_bytes(4, "big") + reveal
+    expected = (envelope.encode_otr_message(binary), next_key)
+    for seal_wire in SEAL_WIRES:
+        assert seal_wire(chain_key, head, flags, mid, text.encode(), reveal) == expected
+
+
+def opened(chain_key: bytes, text: str) -> tuple[str, bytes, bytes]:
+    mk_enc = kdf(0x15, chain_key)
+    return text, kdf(0x16, mk_enc), kdf(0x14, chain_key)
+
+
+@settings(max_examples=60)
+@given(
+    chain_key=st.binary(min_size=64, max_size=64),
+    rid=st.integers(0, 7),
+    mid=st.integers(0, 5),
+    flags=st.integers(0, 255),
+    pn=st.integers(0, 2**32 - 1),
+    message=st.text(max_size=120).map(lambda t: t.replace("\0", "")),
+    reveals=st.integers(0, 2),
+    mutation=st.integers(0, 2**24),
+)
+def test_open_wire_twins_agree(
+    chain_key: bytes,
+    rid: int,
+    mid: int,
+    flags: int,
+    pn: int,
+    message: str,
+    reveals: int,
+    mutation: int,
+) -> None:
+    """The twins take exactly the same texts; an untouched message (any flags, any
+    pn) opens to its text, MKmac and the next chain key; a changed byte anywhere
+    (base 64 digit, head, lengths, ciphertext, authenticator, reveals) or a wrong
+    expectation gives None."""
+    expected = chain(rid, 5 if rid % 3 == 0 else None)
+    reveal = bytes(64) * reveals
+    wire, _ = datacrypt.py_seal_wire(
+        chain_key, sender_head(expected, pn), flags, mid, message.encode(), reveal
+    )
+    takes = not (mid == 0 and rid > 0 and not reveals)  # otr4j's rule
+    for open_wire in OPEN_WIRES:
+        assert open_wire(wire, chain_key, expected, mid) == (
+            opened(chain_key, message) if takes else None
+        )
+        assert open_wire(wire, chain_key, expected, mid + 1) is None
+        assert open_wire(wire, chain_key, chain(rid + 1, None), mid) is None
+        assert open_wire(wire, chain_key, chain(rid, 5, b"other"), mid) is None
+        assert open_wire(wire, kdf(0x14, chain_key), expected, mid) is None
+    binary = bytearray(envelope.decode_otr_message(wire))
+    at = mutation % len(binary)
+    binary[at] ^= 1 << (mutation % 8)
+    changed = envelope.encode_otr_message(bytes(binary))
+    digit = 5 + mutation % (len(wire) - 6)
+    texts = [
+        changed,
+        wire[:digit] + ("A" if wire[digit] != "A" else "B") + wire[digit + 1 :],
+        wire[:-1],
+        wire + ".",
+        " " + wire,
+        wire[:-5] + "." if len(wire) > 12 else wire[:-1],
+        wire[:digit] + "é" + wire[digit + 1 :],
+    ]
+    for text in texts:
+        results = {repr(open_wire(text, chain_key, expected, mid)) for open_wire in OPEN_WIRES}
+        assert len(results) == 1, text
+    # Only the revealed MACs are covered neither by the comparison nor by the
+    # authenticator: a change there still opens; anywhere else it does not.
+    in_reveals = at >= len(binary) - 64 * reveals
+    for open_wire in OPEN_WIRES:
+        assert open_wire(changed, chain_key, expected, mid) == (
+            opened(chain_key, message) if in_reveals and takes else None
+        )
+
+
+@pytest.mark.parametrize("impl", range(len(OPEN_WIRES)))
+def test_open_wire_leaves_tlvs_and_odd_plaintexts(impl: int) -> None:
+    open_wire, ck = OPEN_WIRES[impl], bytes(range(64))
+    expected = chain(1, None)
+    head = sender_head(expected)
+
+    def sealed(plaintext: bytes) -> str:
+        section, auth, _, _ = datacrypt.py_seal_message(ck, with_counters(head, 0, 4), plaintext)
+        return envelope.encode_otr_message(section + auth + bytes(4))
+
+    assert open_wire(sealed(b"hi\0\0\0\0\0"), ck, expected, 4) is None  # a padding TLV
+    assert open_wire(sealed(b"hi\0\0"), ck, expected, 4) is None  # a truncated TLV
+    assert open_wire(sealed(b"hi\0"), ck, expected, 4) == opened(ck, "hi")
+    assert open_wire(sealed(b"no nul"), ck, expected, 4) == opened(ck, "no nul")
+    assert open_wire(sealed(b""), ck, expected, 4) == opened(ck, "")
+    assert open_wire(sealed(b"\xff\xfeok\0"), ck, expected, 4) == opened(ck, "\ufffd\ufffdok")
+    too_long = "?OTR:" + "A" * (envelope.MAX_ENCODED_LEN + 4) + "."
+    assert open_wire(too_long, ck, expected, 4) is None
+
+
+@pytest.mark.parametrize("impl", range(len(SEAL_WIRES)))
+def test_fused_bad_arguments(impl: int) -> None:
+    seal_wire, open_wire = SEAL_WIRES[impl], OPEN_WIRES[impl]
+    head = sender_head(chain(0, 5))
+    with pytest.raises(ValueError):
+        seal_wire(bytes(63), head, 0, 0, b"x", b"")
+    with pytest.raises(ValueError):
+        seal_wire(bytes(64), head[:23], 0, 0, b"x", b"")
+    with pytest.raises(ValueError):
+        seal_wire(bytes(64), head, 256, 0, b"x", b"")
+    for bad in (-1, 2**32):
+        with pytest.raises(OverflowError):
+            seal_wire(bytes(64), head, 0, bad, b"x", b"")
+        with pytest.raises(OverflowError):
+            open_wire("?OTR:AAAA.", bytes(64), head, bad)
+    with pytest.raises(ValueError):
+        open_wire("?OTR:AAAA.", bytes(65), head, 0)
+    with pytest.raises(ValueError):
+        open_wire("?OTR:AAAA.", bytes(64), head[:84], 0)
+    with pytest.raises(TypeError):
+        open_wire(b"?OTR:AAAA.", bytes(64), head, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(native is None, reason="C accelerator not built")
+def test_fused_accelerator_is_in_use() -> None:
+    assert datacrypt.seal_wire is native.v4_seal_wire  # type: ignore[union-attr]
+    assert datacrypt.open_wire is native.v4_open_wire  # type: ignore[union-attr]

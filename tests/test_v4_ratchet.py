@@ -4,6 +4,7 @@ network."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from otr.v4.ratchet import (
     TooManySkippedKeys,
     derive_extra_keys,
 )
+from otr.wire import envelope
 from otr.wire.v4.data import DataMessage4, decode_plaintext
 from v4_transcript_util import (
     H,
@@ -244,35 +246,75 @@ class Wire:
 
 
 class Network:
-    """Two ratchets and every message either has sent, delivered in any order."""
+    """Two ratchets and every message either has sent, delivered in any order.
+
+    Each party also has a twin (the same seed) that takes the fused path
+    (:meth:`DoubleRatchet.seal_wire`, :meth:`DoubleRatchet.open_wire`) wherever it
+    can and the general one otherwise: the twins must stay equal to the parties."""
 
     def __init__(self, limits: RatchetLimits | None = None) -> None:
         alice, bob = ratchet_pair(limits)
         self.r = {"alice": alice, "bob": bob}
+        alice, bob = ratchet_pair(limits)
+        self.twin = {"alice": alice, "bob": bob}
         self.limits = limits or RatchetLimits()
         self.now = 1_800_000_000.0
         self.wires: list[Wire] = []
         self.count = 0
+        self.fused = {"seal": 0, "open": 0}
 
     def send(self, party: str) -> None:
+        """seal(), and seal_wire() on the twin: the same bytes and state, or None
+        (a rotation is due) with nothing changed."""
         self.count += 1
-        plaintext = f"{party} {self.count}".encode() + b"\0"
-        sealed = self.r[party].seal(plaintext, 0, self.now)
+        text = f"{party} {self.count}"
+        plaintext = text.encode() + b"\0"
+        r, twin = self.r[party], self.twin[party]
+        before = snapshot(twin)
+        fused = twin.seal_wire(text.encode(), 0)
+        data = r.seal(plaintext, 0, self.now).message.encode()
+        if fused is None:
+            assert snapshot(twin) == before and r.pending_reveals == 0  # rotated
+            twin.seal(plaintext, 0, self.now)
+        else:
+            assert fused == envelope.encode_otr_message(data)
+            self.fused["seal"] += 1
+        assert snapshot(twin) == snapshot(r)
         other = "bob" if party == "alice" else "alice"
-        self.wires.append(Wire(sealed.message.encode(), plaintext, other))
+        self.wires.append(Wire(data, plaintext, other))
 
     def attempt(self, party: str, data: bytes) -> ratchet_mod.Opened | RemoteProtocolError:
-        """Decode and open; on any failure the ratchet must be unchanged."""
-        r = self.r[party]
+        """Decode and open; on any failure the ratchet must be unchanged.  The twin
+        tries open_wire() first: it must take exactly the in-order messages of the
+        current chain, to the same text and state, and change nothing otherwise."""
+        r, twin = self.r[party], self.twin[party]
         before = snapshot(r)
+        chain = r._receiving
+        msg = DataMessage4.decode(data)
+        in_order = chain is not None and (chain.ratchet_id, chain.k) == (
+            msg.ratchet_id,
+            msg.message_id,
+        )
+        fused = twin.open_wire(envelope.encode_otr_message(data), self.now)
+        if fused is None:
+            assert snapshot(twin) == before
         try:
-            return r.open(DataMessage4.decode(data), self.now)
+            result: ratchet_mod.Opened | RemoteProtocolError = r.open(msg, self.now)
         except RemoteProtocolError as exc:
             assert snapshot(r) == before
-            return exc
+            result = exc
         finally:
             assert r.skipped_count <= self.limits.max_stored
             assert r.pending_reveals <= self.limits.max_pending_reveals
+        if isinstance(result, ratchet_mod.Opened) and in_order and not result.new_ratchet:
+            assert fused is not None and fused.encode() + b"\0" == result.plaintext
+            self.fused["open"] += 1
+        else:
+            assert fused is None
+            with contextlib.suppress(RemoteProtocolError):
+                twin.open(DataMessage4.decode(data), self.now)
+        assert snapshot(twin) == snapshot(r)
+        return result
 
     def deliver(self, wire: Wire, *, lossless: bool) -> None:
         result = self.attempt(wire.to, wire.data)
@@ -360,6 +402,18 @@ def test_network_with_tight_limits(ops: list[tuple[str, int]]) -> None:
     play(ops, net, lossless=False)
     for wire in net.wires:
         net.deliver(wire, lossless=False)
+
+
+def test_fused_path_on_a_fixed_schedule() -> None:
+    """In-order messages, losses, reordering, replays, forgeries and rotations: the
+    fused twins take the common case (and only it) and stay equal to the parties."""
+    net = Network()
+    ops = [("send alice", 0)] * 3 + [("deliver", 0), ("deliver", 1), ("deliver", 2)]
+    ops += [("send bob", 0), ("deliver", 3), ("send alice", 0), ("send alice", 0)]
+    ops += [("deliver", 5), ("deliver", 4), ("deliver", 5), ("tamper", 4), ("tamper", 9)]
+    ops += [("send alice", 0), ("deliver", 6), ("tick", 2999), ("send bob", 0), ("deliver", 7)]
+    play(ops, net, lossless=True)
+    assert net.fused == {"seal": 6, "open": 4}
 
 
 # --- specific rules ---------------------------------------------------------------------

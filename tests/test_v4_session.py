@@ -502,3 +502,15 @@ def test_renewed_profile_is_used_by_new_dakes() -> None:
     other = make_peer(0x4444_4444, "x", "y").protocol.profile
     with pytest.raises(LocalProtocolError):
         proto.replace_profile(other)
+
+
+def test_received_event_is_the_dataclass_one() -> None:
+    """The fused receive path fills its MessageReceived in at once: the same event,
+    field for field, as the constructor gives (a new field would break this)."""
+    from otr.v4.session import _received
+
+    fast, made = _received("héllo", 0x1234), ev.MessageReceived("héllo", True, (), 0x1234)
+    assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
+    assert vars(fast) == vars(made) and list(vars(fast)) == [
+        f.name for f in dataclasses.fields(made)
+    ]

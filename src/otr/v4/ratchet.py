@@ -65,6 +65,14 @@ part D; every formula below was checked against the otr4j transcripts):
   it with ``RatchetLimits.session_expiry``.  All times are Unix seconds
   (``time.time()``); a wall-clock jump only makes a timer fire early or late.
 
+* The fused path: :meth:`DoubleRatchet.seal_wire` (no rotation due, nothing to
+  reveal) and :meth:`DoubleRatchet.open_wire` (the next message of the current
+  receiving chain, no TLVs) do what :meth:`DoubleRatchet.seal` + encoding and
+  decoding + :meth:`DoubleRatchet.open` do for the common case, in one C call
+  each (:func:`otr.v4.datacrypt.seal_wire`, :func:`otr.v4.datacrypt.open_wire`),
+  with the same bytes and the same state afterwards; anything else returns None
+  with nothing changed.
+
 Python cannot wipe memory: "securely delete" here means dropping the reference
 as soon as the spec allows (see SECURITY.md).
 """
@@ -72,7 +80,7 @@ as soon as the spec allows (see SECURITY.md).
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
@@ -86,6 +94,7 @@ from ..wire.v4.data import (
     TLV_EXTRA_SYMMETRIC_KEY,
     DataMessage4,
     Head,
+    chain_head,
     dh_key_expected,
     encode_head,
     with_counters,
@@ -132,6 +141,11 @@ class Rotation(enum.Enum):
     """We received the peer's new keys: our next message starts a new sending ratchet."""
     RECEIVING = "receiving"
     """We sent our new keys: the peer's next new ratchet id starts a receiving ratchet."""
+
+
+_RECEIVING: Final = Rotation.RECEIVING
+"""For :meth:`DoubleRatchet.seal_wire`: a module global, not an enum member read
+through its class (~100 ns on Python 3.11)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,8 @@ class _ReceivingChain:
     chain_key: bytes = field(repr=False)
     k: int = 0
     """Next expected message id."""
+    head: bytes = b""
+    """:func:`~otr.wire.v4.data.chain_head` of the chain, for :meth:`DoubleRatchet.open_wire`."""
 
 
 def _derive_ratchet_keys(root_key: bytes, k: bytes) -> tuple[bytes, bytes]:
@@ -325,7 +341,7 @@ class DoubleRatchet:
         self._next = Rotation.RECEIVING
         self._receiving: _ReceivingChain | None = None
         self._skipped: OrderedDict[tuple[int, int], _Skipped] = OrderedDict()
-        self._reveals: list[bytes] = []
+        self._reveals: deque[bytes] = deque(maxlen=limits.max_pending_reveals)
         self._to_reveal_next: bytes = b""
         self.last_rotation = now
 
@@ -386,7 +402,7 @@ class DoubleRatchet:
         if result.role == "alice":
             ratchet._start_sending_chain(chain_key, result.our_dh.public)
         else:
-            ratchet._receiving = _ReceivingChain(
+            ratchet._receiving = ratchet._receiving_chain(
                 0, result.their_ecdh.encode(), result.their_dh, chain_key, 0
             )
             ratchet._next = Rotation.SENDING
@@ -466,7 +482,7 @@ class DoubleRatchet:
         self._start_sending_chain(chain_key, dh_public)
         self._next = Rotation.RECEIVING
         self._to_reveal_next = b"".join(self._reveals)
-        self._reveals = []
+        self._reveals.clear()
         self.last_rotation = now
 
     def seal(
@@ -492,7 +508,7 @@ class DoubleRatchet:
         if reveal_pending:
             self._drop_skipped(lambda _entry: True)
             reveal += b"".join(self._reveals)
-            self._reveals = []
+            self._reveals.clear()
         j = self._j
         head_bytes = with_counters(self._send_head_bytes, flags, j)
         section, authenticator, extra, self._sending_key = datacrypt.seal_message(
@@ -503,6 +519,24 @@ class DoubleRatchet:
         )
         self._j = j + 1
         return Sealed(message, extra)
+
+    def seal_wire(self, message: bytes, flags: int) -> str | None:
+        """The fused common case of :meth:`seal`: no rotation due and no MAC key to
+        reveal.  The encoded ``"?OTR:...."`` data message of the plaintext
+        ``message`` (NUL -> ``?``) || 0x00 (no TLVs), byte for byte what :meth:`seal`
+        of that plaintext encodes to; None (nothing changed) when :meth:`seal`
+        must be used."""
+        chain_key = self._sending_key
+        if self._next is not _RECEIVING or self._to_reveal_next or chain_key is None:
+            return None
+        if len(message) >= MAX_PLAINTEXT:
+            raise ValueError("plaintext too long")
+        j = self._j
+        wire, self._sending_key = datacrypt.seal_wire(
+            chain_key, self._send_head_bytes, flags, j, message, b""
+        )
+        self._j = j + 1
+        return wire
 
     def _start_sending_chain(self, chain_key: bytes, dh_public: int | None) -> None:
         """A new sending chain: its key and the head its messages share (B.11)."""
@@ -534,13 +568,11 @@ class DoubleRatchet:
         """Queue ``mk_mac`` for revelation, at the end (or the front, as otr4j puts the
         key of a message that started a new ratchet); beyond ``max_pending_reveals``
         the key at the other end is forgotten."""
-        reveals = self._reveals
+        # A deque of maxlen max_pending_reveals drops from the other end.
         if first:
-            reveals.insert(0, mk_mac)
+            self._reveals.appendleft(mk_mac)
         else:
-            reveals.append(mk_mac)
-        if len(reveals) > self.limits.max_pending_reveals:
-            del reveals[-1 if first else 0]
+            self._reveals.append(mk_mac)
 
     def open(self, message: DataMessage4, now: float) -> Opened:
         """Verify and decrypt one data message ("When you receive a Data Message").
@@ -662,7 +694,9 @@ class DoubleRatchet:
             self._their_dh = message.dh
             self._our_dh = None  # used for the last time ("securely delete our_dh.secret")
         self._our_ecdh = None  # "securely delete our_ecdh.secret"
-        self._receiving = _ReceivingChain(rid, message.ecdh.encode(), message.dh, next_key, mid + 1)
+        self._receiving = self._receiving_chain(
+            rid, message.ecdh.encode(), message.dh, next_key, mid + 1
+        )
         self._i += 1
         self._next = Rotation.SENDING
         self.last_rotation = now
@@ -670,6 +704,35 @@ class DoubleRatchet:
         self._add_reveal(mk_mac, first=True)
         self._expire_skipped(now)
         return self._opened(message, plaintext, extra, True)
+
+    def _receiving_chain(
+        self, ratchet_id: int, ecdh: bytes, dh: int | None, chain_key: bytes, k: int
+    ) -> _ReceivingChain:
+        head = chain_head(self.their_instance, self.our_instance, ratchet_id, ecdh, dh)
+        return _ReceivingChain(ratchet_id, ecdh, dh, chain_key, k, head)
+
+    def open_wire(self, text: str, now: float) -> str | None:
+        """The fused common case of :meth:`open`: ``text`` straight from the wire is
+        the next message of the current receiving chain, without TLVs
+        (:func:`otr.v4.datacrypt.open_wire` lists what it takes).  Returns its
+        text, with the ratchet advanced exactly as :meth:`open` advances it; None
+        for anything else, with nothing changed (then decode it and call
+        :meth:`open`, which handles and reports it)."""
+        chain = self._receiving
+        if chain is None:
+            return None
+        k = chain.k
+        if self._skipped and (chain.ratchet_id, k) in self._skipped:
+            return None  # never so (skipped ids are below k); open() would use the stored key
+        opened = datacrypt.open_wire(text, chain.chain_key, chain.head, k)
+        if opened is None:
+            return None
+        message, mk_mac, chain.chain_key = opened
+        chain.k = k + 1
+        self._reveals.append(mk_mac)  # _add_reveal(mk_mac)
+        if self._skipped:
+            self._expire_skipped(now)
+        return message
 
     def _store(self, entries: list[tuple[tuple[int, int], _Skipped]]) -> None:
         if not entries:

@@ -43,6 +43,10 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   session goes to FINISHED.
 * **Heartbeat** (B.25): after a non-empty received message, if nothing was
   sent for ``heartbeat_interval`` seconds, an empty IGNORE_UNREADABLE message.
+* **Fast paths**: the front door offers a data message's wire text first to
+  :meth:`V4Session.receive_wire_fast` and a message without TLVs to
+  :meth:`V4Session.send_wire_fast` (the ratchet's fused pair, one C call each);
+  they give exactly the general path's outputs, or None with nothing changed.
 * **Errors** ("OTR Error Messages", "Receiving a Data Message"): a data
   message that cannot be read is reported as ``MessageUnreadable`` and
   answered with ``?OTR Error: ERROR_1`` (or ``ERROR_2`` outside ENCRYPTED),
@@ -123,6 +127,9 @@ authenticator, revealed-MACs length (otr-v4.md "Data Message")."""
 
 
 _DATA_TYPE_BYTE = bytes((MESSAGE_TYPE_DATA,))
+_ENCRYPTED = MsgState.ENCRYPTED
+"""For the fused paths: a module global, not an enum member read through its class
+(~100 ns on Python 3.11)."""
 
 for _decoder_type, _decoder in (
     (MSG_IDENTITY, IdentityMessage.decode),
@@ -330,6 +337,19 @@ class V4Protocol:
 
     def error(self, text: str) -> Event:
         return ev.SendMessage(envelope.format_error(text))
+
+
+def _received(text: str, their_instance: int) -> ev.MessageReceived:
+    """``MessageReceived(text, True, (), their_instance)``, filled in at once: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__`` (0.4 µs
+    against 0.17 µs on the fused receive path; tests compare the two)."""
+    event = object.__new__(ev.MessageReceived)
+    fields = event.__dict__
+    fields["text"] = text
+    fields["encrypted"] = True
+    fields["tlvs"] = ()
+    fields["their_instance"] = their_instance
+    return event
 
 
 def _transmit(message: DakeMessage | DataMessage4 | NonInteractiveAuth) -> Transmit:
@@ -592,6 +612,35 @@ class V4Session(SmpSessionMixin):
             return None
         return self._deliver(opened.plaintext, opened.extra_key, now)
 
+    def receive_wire_fast(self, text: str, now: float) -> list[Output] | None:
+        """The fused common case, straight from the wire text (before base 64): the
+        next message of the current receiving chain, without TLVs
+        (:meth:`otr.v4.ratchet.DoubleRatchet.open_wire`).  Its outputs are those
+        :meth:`_deliver` gives for it; None, with nothing changed, for anything
+        else (then :meth:`receive_fast` or :meth:`receive`)."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not _ENCRYPTED:
+            return None
+        message = ratchet.open_wire(text, now)
+        if not message:
+            return None if message is None else []
+        out: list[Output] = [_received(message, self.their_instance)]
+        if now - self.last_sent >= self._protocol.settings.heartbeat_interval:
+            out += self._send_data(b"", (), FLAG_IGNORE_UNREADABLE, now)
+        return out
+
+    def send_wire_fast(self, message: bytes, now: float) -> str | None:
+        """The fused common case of :meth:`send` without TLVs: the encoded message
+        (:meth:`otr.v4.ratchet.DoubleRatchet.seal_wire`, the same bytes), or None
+        with nothing changed (then :meth:`send`)."""
+        ratchet = self.ratchet
+        if ratchet is None or self.msgstate is not _ENCRYPTED:
+            return None
+        wire = ratchet.seal_wire(message, 0)
+        if wire is not None:
+            self.last_sent = now
+        return wire
+
     def _deliver(self, plaintext: bytes, extra_key: bytes, now: float) -> list[Output]:
         """A verified data message: its text, then its TLVs."""
         out: list[Output] = []
@@ -690,9 +739,14 @@ class V4Session(SmpSessionMixin):
     def _send_data(
         self, message: bytes, tlvs: Sequence[Tlv], flags: int, now: float
     ) -> list[Output]:
-        if self.ratchet is None:
+        ratchet = self.ratchet
+        if ratchet is None:
             raise LocalProtocolError("no private conversation")
         text = message.decode("utf-8")
-        sealed = self.ratchet.seal(encode_plaintext(text, tlvs), flags, now)
+        wire = None if tlvs else ratchet.seal_wire(message, flags)
+        if wire is None:
+            wire = envelope.encode_otr_message(
+                ratchet.seal(encode_plaintext(text, tlvs), flags, now).message.encode()
+            )
         self.last_sent = now
-        return [_transmit(sealed.message)]
+        return [Transmit(wire)]

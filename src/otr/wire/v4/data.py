@@ -49,13 +49,19 @@ from ..buffer import MAX_DATA_LEN
 from ..tlv import decode_tlvs, encode_tlvs, split_plaintext
 
 __all__ = [
+    "FLAGS_AT",
     "FLAG_IGNORE_UNREADABLE",
+    "KEYS_AT",
     "MAC_BYTES",
+    "MESSAGE_ID_AT",
     "MESSAGE_TYPE_DATA",
+    "PN_AT",
     "PROTOCOL_VERSION",
+    "RATCHET_ID_AT",
     "TLV_EXTRA_SYMMETRIC_KEY",
     "DataMessage4",
     "Head",
+    "chain_head",
     "decode_dh_public",
     "decode_ecdh_public",
     "decode_plaintext",
@@ -129,24 +135,61 @@ class Head:
     """The sender's public DH key, or None for the empty MPI (ratchet id % 3 != 0)."""
 
 
-def encode_head(head: Head) -> bytes:
-    """The encoding from the version bytes through the DH public key MPI (what
-    precedes the encrypted message's DATA)."""
+def _pack_head(
+    sender_tag: int,
+    receiver_tag: int,
+    flags: int,
+    pn: int,
+    ratchet_id: int,
+    message_id: int,
+    ecdh: bytes,
+    dh: int | None,
+) -> bytes:
     fixed = _FIXED.pack(
         PROTOCOL_VERSION,
         MESSAGE_TYPE_DATA,
+        sender_tag,
+        receiver_tag,
+        flags,
+        pn,
+        ratchet_id,
+        message_id,
+    )
+    return b"".join((fixed, ecdh, _dh_mpi(dh)))
+
+
+def encode_head(head: Head) -> bytes:
+    """The encoding from the version bytes through the DH public key MPI (what
+    precedes the encrypted message's DATA)."""
+    return _pack_head(
         head.sender_tag,
         head.receiver_tag,
         head.flags,
         head.pn,
         head.ratchet_id,
         head.message_id,
+        head.ecdh.encode(),
+        head.dh,
     )
-    return b"".join((fixed, head.ecdh.encode(), _dh_mpi(head.dh)))
 
 
-_FLAGS_AT: Final = 11
-_MESSAGE_ID_AT: Final = 20
+def chain_head(
+    sender_tag: int, receiver_tag: int, ratchet_id: int, ecdh: bytes, dh: int | None
+) -> bytes:
+    """The head every message of one receiving chain shares, as
+    :func:`otr.v4.datacrypt.open_wire` compares it: the :func:`encode_head` layout
+    with flags, pn and message id zero (those three are not compared); ``ecdh`` is
+    the chain's POINT encoding, ``dh`` its DH key (None: the empty MPI)."""
+    return _pack_head(sender_tag, receiver_tag, 0, 0, ratchet_id, 0, ecdh, dh)
+
+
+FLAGS_AT: Final = 11
+"""Offset of the flags byte in a data message (and in a head)."""
+PN_AT: Final = 12
+RATCHET_ID_AT: Final = 16
+MESSAGE_ID_AT: Final = 20
+KEYS_AT: Final = _FIXED.size
+"""Offset of the ECDH key: the POINT, then the DH key MPI, end the head."""
 
 
 def with_counters(head_bytes: bytes, flags: int, message_id: int) -> bytes:
@@ -154,11 +197,11 @@ def with_counters(head_bytes: bytes, flags: int, message_id: int) -> bytes:
     message id: every message of a sending chain shares the rest of its head."""
     return b"".join(
         (
-            head_bytes[:_FLAGS_AT],
+            head_bytes[:FLAGS_AT],
             bytes((flags,)),
-            head_bytes[_FLAGS_AT + 1 : _MESSAGE_ID_AT],
+            head_bytes[FLAGS_AT + 1 : MESSAGE_ID_AT],
             _LEN.pack(message_id),
-            head_bytes[_MESSAGE_ID_AT + 4 :],
+            head_bytes[MESSAGE_ID_AT + 4 :],
         )
     )
 
