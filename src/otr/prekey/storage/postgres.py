@@ -23,10 +23,12 @@ the same window as SQLite's default (see :mod:`.sqlite`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
+from .base import TakeRequest
 from .sql import SqlStorage
 
 __all__ = ["PostgresStorage"]
@@ -55,6 +57,11 @@ RETURNING u.instance_tag, picked.cp, picked.pp, u.body
 """
 
 
+def _ensembles(rows: list[Any]) -> list[bytes]:
+    rows.sort(key=lambda row: row[0])
+    return [bytes(cp) + bytes(pp) + bytes(body) for _tag, cp, pp, body in rows]
+
+
 class PostgresStorage(SqlStorage):
     """Storage in the PostgreSQL database at ``dsn`` (``postgresql://...``);
     the schema is created on first use."""
@@ -73,20 +80,25 @@ class PostgresStorage(SqlStorage):
     def _begin_write(self, cur: Any) -> None:
         """psycopg opens the transaction with the first statement."""
 
-    def take_ensembles(
-        self, identity: str, now: float, requester: str, limit: int = 255
-    ) -> list[bytes]:
+    def take_batch(self, requests: Sequence[TakeRequest], now: float) -> list[list[bytes]]:
         conn = self._conn("auto", lambda: psycopg.connect(self.dsn, autocommit=True))
-        params = {
-            "identity": identity,
-            "now_int": int(now),
-            "now": now,
-            "requester": requester,
-            "limit": limit,
-        }
-        rows = conn.execute(_TAKE, params).fetchall()
-        rows.sort(key=lambda row: row[0])
-        return [bytes(cp) + bytes(pp) + bytes(body) for _tag, cp, pp, body in rows]
+        params = [
+            {
+                "identity": r.identity,
+                "now_int": int(now),
+                "now": now,
+                "requester": r.requester,
+                "limit": r.limit,
+            }
+            for r in requests
+        ]
+        if len(params) == 1:  # one statement, its own transaction: one round trip
+            return [_ensembles(conn.execute(_TAKE, params[0]).fetchall())]
+        # One transaction, the statements pipelined (sent without waiting for each
+        # answer); leaving the block commits, or rolls everything back on an error.
+        with conn.pipeline(), conn.transaction():
+            cursors = [conn.cursor().execute(_TAKE, p) for p in params]
+        return [_ensembles(cur.fetchall()) for cur in cursors]
 
     def _lock_identity(self, cur: Any, identity: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (identity,))
