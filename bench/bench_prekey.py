@@ -282,12 +282,12 @@ def prosody_bench(args: argparse.Namespace) -> None:
     import slixmpp
 
     from otr.prekey.xmpp import PrekeyComponent
-    from services import prosody_prekey
+    from services import prosody
 
     try:
-        context = prosody_prekey.running_prosody()
+        context = prosody.prekey_prosody()
         server_info = context.__enter__()
-    except prosody_prekey.ServiceUnavailable as exc:
+    except prosody.ServiceUnavailable as exc:
         print(f"Prosody skipped: {exc}")
         return
     try:
@@ -298,7 +298,7 @@ def prosody_bench(args: argparse.Namespace) -> None:
             runs = 3
             seed(storage, per_target=runs * total // TARGETS + 2)
             server = PrekeyServer(
-                storage, ServerSettings(prosody_prekey.COMPONENT, limits=UNLIMITED), os.urandom
+                storage, ServerSettings(prosody.PREKEY_COMPONENT, limits=UNLIMITED), os.urandom
             )
             rates = [
                 asyncio.run(_e2e(server, server_info, total, PrekeyComponent, slixmpp))
@@ -316,16 +316,16 @@ def prosody_bench(args: argparse.Namespace) -> None:
 async def _e2e(
     server: PrekeyServer, info: object, total: int, component_cls: type, slixmpp: object
 ) -> float:
-    from services import prosody_prekey
+    from services import prosody
 
     comp = component_cls(
-        prosody_prekey.COMPONENT, prosody_prekey.SECRET, "127.0.0.1", info.component_port, server
+        prosody.PREKEY_COMPONENT, prosody.PREKEY_SECRET, "127.0.0.1", info.component_port, server
     )  # type: ignore[attr-defined]
     started = asyncio.get_running_loop().create_future()
     comp.add_event_handler("session_start", lambda _e: started.done() or started.set_result(None))
     comp.connect()
     await asyncio.wait_for(started, 20)
-    xmpp = slixmpp.ClientXMPP(f"alice@{prosody_prekey.DOMAIN}/bench", "pw")  # type: ignore[attr-defined]
+    xmpp = slixmpp.ClientXMPP(f"alice@{prosody.PREKEY_DOMAIN}/bench", "pw")  # type: ignore[attr-defined]
     xmpp.enable_starttls = False
     xmpp.enable_direct_tls = False
     xmpp.enable_plaintext = True
@@ -343,7 +343,7 @@ async def _e2e(
         if state["sent"] < total:
             _s, text = work[state["sent"]]
             state["sent"] += 1
-            xmpp.send_message(mto=prosody_prekey.COMPONENT, mbody=text, mtype="normal")
+            xmpp.send_message(mto=prosody.PREKEY_COMPONENT, mbody=text, mtype="normal")
 
     def on_message(stanza: object) -> None:
         if not str(stanza["body"]).startswith("AAQT"):  # type: ignore[index]

@@ -53,7 +53,7 @@ class GroupCommit:
         self.max_batch = max_batch
         self._now = now
         self._queue: list[tuple[str, str, asyncio.Future[list[str]]]] = []
-        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prekey-retrieval")
         self.batches = 0
         """Batches committed so far (with :attr:`requests`: the mean batch size)."""
@@ -65,9 +65,8 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[str]] = loop.create_future()
         self._queue.append((sender, text, future))
-        if not self._draining:
-            self._draining = True
-            loop.create_task(self._drain())
+        if self._drainer is None:  # the drainer keeps going while the queue is not empty
+            self._drainer = loop.create_task(self._drain())
         return future
 
     async def _drain(self) -> None:
@@ -92,7 +91,7 @@ class GroupCommit:
                     if not future.done():
                         future.set_result(reply)
         finally:
-            self._draining = False
+            self._drainer = None
 
     def shutdown(self) -> None:
         """Stop the worker thread (after the last batch)."""
