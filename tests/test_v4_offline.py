@@ -21,6 +21,7 @@ from otr.conversation import Conversation
 from otr.crypto.dsa import generate_dsa_key
 from otr.errors import LocalProtocolError
 from otr.instance import MsgState
+from otr.limits import Limits
 from otr.policy import Policy
 from otr.prekey.secrets import PrekeySecretStore, StoredPrekey
 from otr.v4.keys import Ed448KeyPair, ForgingKey
@@ -80,7 +81,9 @@ CREDS_A = identity(TAG_A)
 BOB = publisher()
 
 
-def conv(who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE) -> Conversation:
+def conv(
+    who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE, limits: Limits | None = None
+) -> Conversation:
     a = who == "alice"
     c = Conversation(
         DSA_A if a else DSA_B,
@@ -91,6 +94,7 @@ def conv(who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE) -> Conve
         instance_tag=TAG_A if a else TAG_B,
         v4=v4,
         v4_settings=V4Settings(mode=mode),
+        limits=limits,
     )
     c.reraise_internal_errors = True
     return c
@@ -246,6 +250,65 @@ def test_overlapping_prekey_profiles() -> None:
         bob_id.creds, prekeys=OfflineKeys(bob_id.store, (new_pp, bob_id.prekey_profile))
     )
     assert of_type(conv("bob", creds).receive(nia, NOW), ev.SessionSecured)
+
+
+# -- data messages that overtake their Non-Interactive-Auth ----------------------------
+
+
+def test_data_messages_before_their_non_interactive_auth_are_held() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    wire += sent(alice.send("two", NOW))
+    bob = conv("bob", bob_id.with_store())
+    early = deliver(bob, wire[:0:-1], NOW + 10)  # "two", then "one": before the auth
+    assert early == [] and bob.next_deadline() == NOW + 10 + Limits().offline_early_age
+    got = bob.receive(wire[0], NOW + 20)
+    assert of_type(got, ev.SessionSecured) and texts(got) == ["two", "one"]
+    assert not of_type(got, ev.MessageUnreadable) and bob.next_deadline() != NOW + 310
+    assert texts(deliver(alice, sent(bob.send("ack", NOW + 21)))) == ["ack"]
+
+
+def test_held_messages_are_bounded_and_reported_when_the_auth_never_comes() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    for n in ("two", "three"):
+        wire += sent(alice.send(n, NOW))
+    limits = Limits(offline_early_count=2, offline_early_age=60.0)
+    bob = conv("bob", bob_id.with_store(), limits=limits)
+    assert deliver(bob, wire[1:3], NOW) == []
+    third = bob.receive(wire[3], NOW)  # over the count: as without a hold
+    (unreadable,) = of_type(third, ev.MessageUnreadable)
+    assert unreadable.peer_told and len(sent(third)) == 1 and "ERROR" in sent(third)[0]
+    assert bob.handle_timer(NOW + 59) == []
+    assert bob.next_deadline() == NOW + 60
+    late = bob.handle_timer(NOW + 60)
+    assert len(of_type(late, ev.MessageUnreadable)) == 2 and len(sent(late)) == 2
+    assert "Non-Interactive-Auth" in of_type(late, ev.MessageUnreadable)[0].reason
+    assert bob.next_deadline() is None
+    after = bob.receive(wire[0], NOW + 61)  # the auth, too late for them
+    assert of_type(after, ev.SessionSecured) and texts(after) == []
+
+    # bytes: a bound of one message's size holds one
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="x"))
+    wire += sent(alice.send("y", NOW))
+    size = len(envelope.decode_otr_message(wire[1]))
+    bob = conv("bob", bob_id.with_store(), limits=Limits(offline_early_bytes=size))
+    assert bob.receive(wire[1], NOW) == []
+    assert of_type(bob.receive(wire[2], NOW), ev.MessageUnreadable)
+    assert texts(bob.receive(wire[0], NOW)) == ["x"]
+
+
+def test_no_hold_without_offline_starts() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    for bob in (conv("bob", bob_id.creds), conv("bob", bob_id.with_store(), V4Mode.INTERACTIVE_ONLY)):
+        assert of_type(bob.receive(wire[1], NOW), ev.MessageUnreadable)
+        assert bob.next_deadline() is None
 
 
 # -- the derivation against an independent reading of the spec ---------------------------

@@ -29,6 +29,12 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   Received data messages of the first ratchet that overtake the Auth-I message
   we wait for are held (``V4Settings.early_messages``, ``early_message_age``)
   and read once the DAKE completes (spec "Receiving a Data Message").
+  Likewise, while an instance has no session and we accept offline starts,
+  its data messages of the first ratchet are held in case they overtook the
+  Non-Interactive-Auth message that starts their session (``Limits``:
+  ``offline_early_count``, ``offline_early_bytes``, ``offline_early_age``):
+  read once it arrives (one that does not open is reported unreadable), or
+  reported as unreadable - the peer told - when it does not come in time.
 * **Plaintext** (D.2): ``text (NUL -> '?') || 0x00 || TLVs``, always with the
   NUL.  User messages have flags 0; SMP, disconnect, extra-key and heartbeat
   messages set IGNORE_UNREADABLE.
@@ -225,6 +231,7 @@ class V4Protocol:
         peer: str,
         rng: Rng,
         settings: V4Settings | None = None,
+        limits: Limits | None = None,
     ) -> None:
         keypair = credentials.keypair
         forging_key = credentials.forging_key
@@ -237,6 +244,8 @@ class V4Protocol:
         self.peer = peer
         self.rng = rng
         self.settings = settings or V4Settings()
+        self.limits = limits if limits is not None else Limits()
+        """The conversation's limits (the offline early-message hold)."""
         self.our_fingerprint = fingerprint(keypair.public, forging_key.public)
         self.identity = credentials.identity
         self.master_dake = self.new_dake()
@@ -353,6 +362,9 @@ class V4Session(SmpSessionMixin):
         self.their_fingerprint = b""
         self.last_sent = float("-inf")
         self._early: list[tuple[DataMessage4, float]] = []
+        self._offline_early: list[tuple[DataMessage4, float, int]] = []
+        """Data messages that may precede a Non-Interactive-Auth: (message, arrival,
+        encoded size), bounded by the ``offline_early_*`` limits."""
 
     # ------------------------------------------------------------------ status
 
@@ -372,7 +384,7 @@ class V4Session(SmpSessionMixin):
 
     def receive(self, version: int, message: object, binary: bytes, now: float) -> list[Output]:
         if isinstance(message, DataMessage4):
-            return self._receive_data(message, now)
+            return self._receive_data(message, now, len(binary))
         if isinstance(message, IdentityMessage | AuthRMessage | AuthIMessage):
             return self._receive_dake(message, now)
         if isinstance(message, NonInteractiveAuth):
@@ -476,7 +488,7 @@ class V4Session(SmpSessionMixin):
         secured = self._secured(result, now, ratchet)
         self.dake.reset()
         self._early = []  # "there is no way these messages are valid for the current DAKE"
-        return secured
+        return secured + self._release_offline(now)
 
     def _secured(
         self, result: DakeResult, now: float, offline: DoubleRatchet | None = None
@@ -514,21 +526,14 @@ class V4Session(SmpSessionMixin):
             )
         ]
 
-    def _receive_data(self, message: DataMessage4, now: float) -> list[Output]:
-        """Spec "Receiving a Data Message" (version 4)."""
+    def _receive_data(self, message: DataMessage4, now: float, size: int = 0) -> list[Output]:
+        """Spec "Receiving a Data Message" (version 4); ``size``: its encoded bytes."""
         ignore = bool(message.flags & FLAG_IGNORE_UNREADABLE)
         ratchet = self.ratchet
         if self.msgstate is not MsgState.ENCRYPTED or ratchet is None:
-            if self._hold_early(message, now):
+            if self._hold_early(message, now) or self._hold_offline(message, now, size):
                 return []
-            if ignore:
-                return []
-            return [
-                ev.MessageUnreadable(
-                    "encrypted message received outside a private conversation", peer_told=True
-                ),
-                self._protocol.error(ERROR_NOT_IN_PRIVATE),
-            ]
+            return self._not_in_private(message)
         try:
             opened = ratchet.open(message, now)
         except RemoteProtocolError as exc:
@@ -539,6 +544,74 @@ class V4Session(SmpSessionMixin):
                 self._protocol.error(ERROR_UNREADABLE),
             ]
         return self._deliver(opened.plaintext, opened.extra_key, now)
+
+    def _not_in_private(self, message: DataMessage4, why: str = "") -> list[Output]:
+        """An encrypted message we have no session for: reported, the peer told
+        (ERROR_2), unless it has IGNORE_UNREADABLE."""
+        if message.flags & FLAG_IGNORE_UNREADABLE:
+            return []
+        return [
+            ev.MessageUnreadable(
+                "encrypted message received outside a private conversation" + why,
+                peer_told=True,
+            ),
+            self._protocol.error(ERROR_NOT_IN_PRIVATE),
+        ]
+
+    def _hold_offline(self, message: DataMessage4, now: float, size: int) -> bool:
+        """Keep a data message of the first ratchet that may precede the
+        Non-Interactive-Auth message starting its session (spec "Receiving a
+        Non-Interactive-Auth Message": Alice sends her first data messages right
+        after it; the network or a server may reorder them), bounded by the
+        ``offline_early_*`` limits; True if kept."""
+        proto = self._protocol
+        limits = proto.limits
+        if (
+            self.msgstate is not MsgState.PLAINTEXT
+            or proto.prekeys is None
+            or not proto.settings.mode.allows_offline
+            or message.ratchet_id != 0
+            or message.sender_tag != self.their_instance
+        ):
+            return False
+        held = self._offline_early
+        if len(held) >= limits.offline_early_count:
+            return False
+        if sum(n for _, _, n in held) + size > limits.offline_early_bytes:
+            return False
+        held.append((message, now, size))
+        return True
+
+    def _expire_offline(self, now: float) -> list[Output]:
+        """Report the held messages whose Non-Interactive-Auth did not come in time."""
+        age = self._protocol.limits.offline_early_age
+        out: list[Output] = []
+        keep = []
+        for message, t, size in self._offline_early:
+            if now - t >= age:
+                out += self._not_in_private(message, " (no Non-Interactive-Auth message came)")
+            else:
+                keep.append((message, t, size))
+        self._offline_early = keep
+        return out
+
+    def _release_offline(self, now: float) -> list[Output]:
+        """The Non-Interactive-Auth message came: read the data messages held for it
+        (one that does not open on the new keys is reported as unreadable)."""
+        out = self._expire_offline(now)
+        held, self._offline_early = self._offline_early, []
+        for message, _t, _size in held:
+            assert self.ratchet is not None
+            try:
+                opened = self.ratchet.open(message, now)
+            except RemoteProtocolError as exc:
+                if not message.flags & FLAG_IGNORE_UNREADABLE:
+                    out.append(ev.MessageUnreadable(f"unreadable encrypted message: {exc}"))
+                continue
+            out += self._deliver(opened.plaintext, opened.extra_key, now)
+            if self.msgstate is not MsgState.ENCRYPTED:
+                break  # a disconnect TLV ended the session
+        return out
 
     def _hold_early(self, message: DataMessage4, now: float) -> bool:
         """Keep a data message of the first ratchet that arrived before the Auth-I
@@ -657,22 +730,28 @@ class V4Session(SmpSessionMixin):
         return [ev.ExtraSymmetricKey(key, use, usedata, "local"), _transmit(sealed.message)]
 
     def next_deadline(self) -> float | None:
-        """Session expiry (spec "Session Expiration")."""
-        if self.ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
-            return None
-        return self.ratchet.expires_at()
+        """Session expiry (spec "Session Expiration"); the first held message that
+        waits in vain for its Non-Interactive-Auth."""
+        deadlines = []
+        if self._offline_early:
+            deadlines.append(self._offline_early[0][1] + self._protocol.limits.offline_early_age)
+        if self.ratchet is not None and self.msgstate is MsgState.ENCRYPTED:
+            deadlines.append(self.ratchet.expires_at())
+        return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Output]:
+        out = self._expire_offline(now) if self._offline_early else []
         ratchet = self.ratchet
         if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
-            return []
+            return out
         ratchet.expire_skipped(now)
         if not ratchet.expired(now):
-            return []
+            return out
         plaintext = encode_plaintext("", (Tlv(tlv.DISCONNECTED),))
         sealed = ratchet.seal(plaintext, FLAG_IGNORE_UNREADABLE, now, reveal_pending=True)
         self._forget(MsgState.FINISHED)
         return [
+            *out,
             _transmit(sealed.message),
             ev.Warning("the private conversation expired"),
             ev.SessionFinished(self.their_instance),
