@@ -150,6 +150,15 @@ def test_batch_takes_distinct_prekeys_in_one_transaction(storage: PrekeyStorage)
     assert sorted(_pm_ids([e for ensembles in got for e in ensembles])) == [1, 2, 3]
     assert sorted(d.requester for d in storage.delivered(ALICE)) == ["r1", "r3", "r4"]
     assert storage.take_batch([], NOW) == []
+    # per request: its own limit on instance tags, the lowest tags first
+    storage.publish(_pub(0x200, [7, 8]), CAPS)
+    storage.publish(_pub(0x100, [4]), CAPS)
+    one, both, rest = storage.take_batch(
+        [TakeRequest(ALICE, "a", limit=1), TakeRequest(ALICE, "b"), TakeRequest(ALICE, "c")], NOW
+    )
+    assert [e[:5] for e in one] == [b"CP256"] and _pm_ids(one) == [4]
+    assert [e[:5] for e in both] == [b"CP512"] and len(rest) == 1  # 0x100 ran dry
+    assert sorted(_pm_ids(both + rest)) == [7, 8]
 
 
 def test_batch_that_fails_part_way_changes_nothing(location: str) -> None:

@@ -306,7 +306,10 @@ def test_no_hold_without_offline_starts() -> None:
     bob_id = publisher()
     alice = conv("alice", CREDS_A)
     wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
-    for bob in (conv("bob", bob_id.creds), conv("bob", bob_id.with_store(), V4Mode.INTERACTIVE_ONLY)):
+    for bob in (
+        conv("bob", bob_id.creds),
+        conv("bob", bob_id.with_store(), V4Mode.INTERACTIVE_ONLY),
+    ):
         assert of_type(bob.receive(wire[1], NOW), ev.MessageUnreadable)
         assert bob.next_deadline() is None
 
