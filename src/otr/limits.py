@@ -47,8 +47,8 @@ setting                   default    meaning
 
 Memory a hostile peer can make one conversation hold is therefore at most about
 ``max_instances * (max_reassembly_chars + 64 * max_fragments + offline_early_bytes +
-a session's few KB)`` (16 x 0.7 MB with the defaults), whatever it sends; once the caps are reached every
-further hostile message costs no more memory.
+a session's few KB)`` (16 x 0.7 MB with the defaults), whatever it sends; once the caps
+are reached every further hostile message costs no more memory.
 
 OTRv4's other limits (skipped message keys, v4 fragment buffers, data messages
 overtaking Auth-I) are in :class:`otr.v4.session.V4Settings`; the prekey server's in

@@ -7,10 +7,11 @@ trip, one transaction and one commit): a CTE picks the unexpired profiles of
 the identities asked for and, per instance tag, undelivered Prekey Messages
 ``FOR UPDATE SKIP LOCKED``, and the UPDATE marks those delivered
 ``RETURNING`` the ensembles.  Concurrent batches lock different rows and
-never wait for or hand out the same Prekey Message.  A popped row's old version stays in the partial index
-of undelivered rows until (auto)vacuum removes it; index scans skip such
-entries once they are dead to every snapshot, so an identity drained at a
-high rate costs a little more per pop between vacuums.
+never wait for or hand out the same Prekey Message.  A popped row's old
+version stays in the partial index of undelivered rows until (auto)vacuum
+removes it; index scans skip such entries once they are dead to every
+snapshot, so an identity drained at a high rate costs a little more per pop
+between vacuums.
 
 Publications take a transaction-scoped advisory lock on the identity, so the
 per-identity caps (read, then write) hold under concurrency.  Every
