@@ -252,6 +252,95 @@ def test_overlapping_prekey_profiles() -> None:
     assert of_type(conv("bob", creds).receive(nia, NOW), ev.SessionSecured)
 
 
+# -- Bob renewed his Client Profile after publishing -----------------------------------
+
+
+def test_previous_client_profile_is_accepted_until_it_expires() -> None:
+    bob_id = publisher()
+    nia = _nia(bob_id)  # Alice used an ensemble with Bob's first Client Profile
+    kp, forging = bob_id.creds.keypair, bob_id.creds.forging_key
+    renewed = build_client_profile(kp, forging.public, TAG_B, "4", int(NOW + 20 * DAY))
+    old = bob_id.creds.profile
+    renewed_only = replace(bob_id.with_store(), profile=renewed)
+    refused = conv("bob", renewed_only).receive(nia, NOW)
+    assert of_type(refused, ev.MessageUnreadable) and not of_type(refused, ev.SessionSecured)
+    with_previous = replace(renewed_only, previous_profiles=(old,))
+    assert of_type(conv("bob", with_previous).receive(nia, NOW), ev.SessionSecured)
+    assert bob_id.store.has_prekey(bob_id.prekeys[1].identifier)
+    # an expired previous profile is not tried (a message on the second prekey)
+    late = NOW + 14 * DAY + 1
+    stale = PrekeyEnsemble(old, bob_id.prekey_profile, bob_id.prekeys[1].public())
+    nia2 = sent(conv("alice", identity(TAG_A, late + DAY)).start_offline([stale], NOW))[0]
+    assert of_type(conv("bob", with_previous).receive(nia2, late), ev.MessageUnreadable)
+    assert of_type(conv("bob", with_previous).receive(nia2, late - 2), ev.SessionSecured)
+
+
+def test_identity_keeps_the_replaced_profile_across_a_restart(tmp_path: Path) -> None:
+    from otr.storage.identity import IdentityStore
+    from otr.v4.identity import PROFILE_RENEW_BEFORE, Identity
+
+    bob = Identity.generate(BOB_ID, "xmpp", os.urandom, NOW, instance_tag=TAG_B)
+    assert bob.client_profile is not None and bob.v4 is not None
+    first = bob.client_profile
+    shared = Ed448KeyPair.generate(os.urandom)
+    pp = build_prekey_profile(bob.v4.long_term, TAG_B, int(NOW + 20 * DAY), shared.public)
+    store = PrekeySecretStore()
+    store.add_shared_prekey(TAG_B, pp.expiration, shared.sym_key)
+    prekey = generate_prekey_message(TAG_B, os.urandom)
+    store.add_prekeys([StoredPrekey.of(prekey)])
+    ensemble = PrekeyEnsemble(first, pp, prekey.public())  # published, then retrieved
+    renewal = first.expiration - PROFILE_RENEW_BEFORE + 1
+    assert bob.renew_profile(renewal, os.urandom)
+    assert bob.previous_profiles == [first] and bob.client_profile is not first
+    keys = IdentityStore()
+    keys.set(bob)
+    keys.save(tmp_path / "otr.identities")
+    loaded = IdentityStore.from_file(tmp_path / "otr.identities").get(BOB_ID, "xmpp")
+    assert loaded is not None
+    assert [p.encode() for p in loaded.previous_profiles] == [first.encode()]
+    creds = replace(V4Credentials.from_identity(loaded), prekeys=OfflineKeys(store, (pp,)))
+    nia = sent(conv("alice", CREDS_A).start_offline([ensemble], renewal + 10))[0]
+    assert of_type(conv("bob", creds).receive(nia, renewal + 20), ev.SessionSecured)
+    assert not loaded.renew_profile(first.expiration + 1, os.urandom)  # still fresh
+    assert loaded.previous_profiles == []  # the old one expired: forgotten
+
+
+# -- the prekey's removal cannot be saved ----------------------------------------------
+
+
+def test_unsaved_prekey_removal_is_reported_and_the_secret_never_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from otr.prekey import secrets as secrets_module
+
+    path = tmp_path / "prekeys.json"
+    bob_id = publisher(path=path)
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="hi"))
+    real_write = secrets_module.atomic_write
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(secrets_module, "atomic_write", disk_full)
+    bob = conv("bob", bob_id.with_store())
+    got = deliver(bob, wire)  # does not raise
+    assert of_type(got, ev.SessionSecured) and texts(got) == ["hi"]
+    identifier = bob_id.prekeys[0].identifier
+    (unsaved,) = of_type(got, ev.PrekeyNotSaved)
+    assert unsaved.identifier == identifier and "No space left" in unsaved.reason
+    assert bob_id.store.unsaved and not bob_id.store.has_prekey(identifier)
+    replay = conv("bob", bob_id.with_store()).receive(wire[0], NOW)  # this process: never again
+    assert of_type(replay, ev.MessageUnreadable) and not of_type(replay, ev.SessionSecured)
+    assert PrekeySecretStore(path).has_prekey(identifier)  # the file is behind ...
+    monkeypatch.setattr(secrets_module, "atomic_write", real_write)
+    bob_id.store.save()  # ... until the next save
+    assert not bob_id.store.unsaved and not PrekeySecretStore(path).has_prekey(identifier)
+    assert texts(deliver(alice, sent(bob.send("ok", NOW)))) == ["ok"]  # the session works on
+
+
 # -- data messages that overtake their Non-Interactive-Auth ----------------------------
 
 

@@ -184,6 +184,9 @@ class V4Credentials:
     prekeys: OfflineKeys | None = field(default=None, compare=False, repr=False)
     """Bob's side of offline starts (his prekey secrets and Prekey Profiles); None:
     Non-Interactive-Auth messages are rejected."""
+    previous_profiles: tuple[ClientProfile, ...] = field(default=(), compare=False, repr=False)
+    """Our previous Client Profiles (replaced by a renewal, not expired): offline
+    starts built on an ensemble that carries one are accepted too."""
 
     @classmethod
     def from_identity(cls, identity: Identity) -> V4Credentials:
@@ -193,7 +196,13 @@ class V4Credentials:
         when :attr:`otr.v4.identity.Identity.client_profile` changed)."""
         if identity.v4 is None or identity.client_profile is None:
             raise LocalProtocolError("the identity has no OTRv4 keys or Client Profile")
-        return cls(identity.v4.long_term, identity.v4.forging, identity.client_profile, identity)
+        return cls(
+            identity.v4.long_term,
+            identity.v4.forging,
+            identity.client_profile,
+            identity,
+            previous_profiles=tuple(identity.previous_profiles),
+        )
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,8 @@ class V4Protocol:
         self.keypair = keypair
         self.forging_key = forging_key
         self.profile = credentials.profile
+        self.previous_profiles: list[ClientProfile] = list(credentials.previous_profiles)
+        """Client Profiles replaced by a renewal, kept until they expire."""
         self.prekeys = credentials.prekeys
         self.our_instance = our_instance
         self.account = account
@@ -283,9 +294,28 @@ class V4Protocol:
             or profile.instance_tag != self.our_instance
         ):
             raise LocalProtocolError("the Client Profile is not this identity's")
+        if profile.encode() != self.profile.encode():
+            self.previous_profiles = [self.profile, *self.previous_profiles]
         self.profile = profile
         if self.master_dake.state is DakeState.START:
             self.master_dake = self.new_dake()
+
+    def offline_profiles(self, now: float) -> list[ClientProfile]:
+        """Our Client Profiles a Non-Interactive-Auth message may be built on: the
+        current one, then the previous ones that have not expired (an ensemble
+        retrieved before a renewal carries the old one; :mod:`otr.v4.offline`)."""
+        kept = self.previous_profiles
+        if self.identity is not None:
+            kept = kept + self.identity.previous_profiles
+        out = [self.profile]
+        seen = {self.profile.encode()}
+        for profile in kept:
+            encoded = profile.encode()
+            if profile.expiration > now and encoded not in seen:
+                seen.add(encoded)
+                out.append(profile)
+        self.previous_profiles = [p for p in self.previous_profiles if p.expiration > now]
+        return out
 
     def new_dake(self, their_instance: int = 0) -> Dake:
         return Dake(
@@ -474,10 +504,10 @@ class V4Session(SmpSessionMixin):
             return []  # spec: "If the state is FINISHED: Ignore the message"
         if proto.prekeys is None:
             raise RemoteProtocolError("Non-Interactive-Auth refused: we published no prekeys")
-        result, ratchet = bob_offline(
+        accepted = bob_offline(
             message,
             offline=proto.prekeys,
-            profile=proto.profile,
+            profiles=proto.offline_profiles(now),
             keypair=proto.keypair,
             account=proto.account,
             peer=proto.peer,
@@ -485,9 +515,11 @@ class V4Session(SmpSessionMixin):
             now=now,
             limits=proto.settings.ratchet,
         )
-        secured = self._secured(result, now, ratchet)
+        secured = self._secured(accepted.result, now, accepted.ratchet)
         self.dake.reset()
         self._early = []  # "there is no way these messages are valid for the current DAKE"
+        if accepted.unsaved is not None:
+            secured.append(ev.PrekeyNotSaved(message.prekey_identifier, accepted.unsaved))
         return secured + self._release_offline(now)
 
     def _secured(
