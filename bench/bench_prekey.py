@@ -21,7 +21,7 @@
   that arrived during a commit from the next transaction (group commit; the
   mean batch size is printed).  ``--max-batch 1`` shows the same drive with
   one transaction per retrieval.
-* End to end through Prosody: a slixmpp client keeps 64 queries in flight to
+* End to end through Prosody: a slixmpp client keeps 256 queries in flight to
   the component and counts the answers (target >= 1,000/s).
 
 The PostgreSQL cluster and Prosody are throw-away servers from
