@@ -492,3 +492,25 @@ def test_mutated_non_interactive_auth_never_raises_and_changes_nothing(
     assert not bob.is_encrypted
     assert all(s.msgstate is MsgState.PLAINTEXT for s in bob.sessions.values())
     assert MUTANT_BOB.store.has_prekey(MUTANT_BOB.prekeys[0].identifier)
+
+
+def test_held_messages_meet_an_interactive_dake_instead() -> None:
+    """Bob holds a message for an offline start, but an interactive DAKE with that
+    instance completes first: the message is tried on its keys and reported."""
+    bob_id = publisher()
+    offline_alice = conv("alice", CREDS_A)
+    held = sent(offline_alice.start_offline([bob_id.ensemble()], NOW, text="lost"))[1]
+    bob = conv("bob", bob_id.with_store())
+    assert bob.receive(held, NOW) == []
+    alice = conv("alice", CREDS_A)
+    to_bob, at_bob = sent(alice.start(NOW)), []
+    while to_bob:  # the interactive DAKE
+        got = deliver(bob, to_bob)
+        at_bob += got
+        to_bob = sent(deliver(alice, sent(got)))
+    assert bob.is_encrypted and alice.is_encrypted
+    (unreadable,) = of_type(at_bob, ev.MessageUnreadable)  # tried on the new keys
+    assert not unreadable.peer_told
+    assert bob.next_deadline() != NOW + Limits().offline_early_age
+    late = bob.handle_timer(NOW + Limits().offline_early_age)
+    assert not of_type(late, ev.MessageUnreadable) and not sent(late)

@@ -465,7 +465,7 @@ class V4Session(SmpSessionMixin):
                 self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
             out += secured
             if secured:
-                out += self._release_early(now)
+                out += self._release_early(now) + self._release_offline(now)
             return out
         assert failure is not None
         raise failure
@@ -628,8 +628,10 @@ class V4Session(SmpSessionMixin):
         return out
 
     def _release_offline(self, now: float) -> list[Output]:
-        """The Non-Interactive-Auth message came: read the data messages held for it
-        (one that does not open on the new keys is reported as unreadable)."""
+        """A DAKE completed - the Non-Interactive-Auth message came, or an
+        interactive DAKE finished first: read the data messages held for it (one
+        that does not open on the new keys is reported as unreadable, the peer
+        not told: we have a session with it now)."""
         out = self._expire_offline(now)
         held, self._offline_early = self._offline_early, []
         for message, _t, _size in held:
