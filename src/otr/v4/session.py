@@ -33,8 +33,9 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   its data messages of the first ratchet are held in case they overtook the
   Non-Interactive-Auth message that starts their session (``Limits``:
   ``offline_early_count``, ``offline_early_bytes``, ``offline_early_age``):
-  read once it arrives (one that does not open is reported unreadable), or
-  reported as unreadable - the peer told - when it does not come in time.
+  read once it arrives or an interactive DAKE completes (one that does not
+  open on the new keys is reported unreadable), or reported as unreadable -
+  the peer told (ERROR_2) - when neither happens in time.
 * **Plaintext** (D.2): ``text (NUL -> '?') || 0x00 || TLVs``, always with the
   NUL.  User messages have flags 0; SMP, disconnect, extra-key and heartbeat
   messages set IGNORE_UNREADABLE.
