@@ -98,8 +98,23 @@ def test_a_failed_batch_answers_nothing_and_the_next_one_works(tmp_path: Path) -
     storage.close()
 
 
-def test_max_batch_must_be_positive(tmp_path: Path) -> None:
+def test_a_full_queue_answers_nothing_and_takes_nothing(tmp_path: Path) -> None:
+    server, storage = _server(tmp_path, prekeys=3)
+    batcher = GroupCommit(server, now=lambda: NOW, max_queue=2)
+
+    async def scenario() -> list[list[str]]:
+        return list(await asyncio.gather(*(batcher.submit(s, t) for s, t in _queries(3))))
+
+    replies = asyncio.run(scenario())
+    batcher.shutdown()
+    assert [len(r) for r in replies] == [1, 1, 0] and batcher.dropped == 1
+    assert server.storage.count_prekeys("bob@example.org", BOB.tag) == 1
+    storage.close()
+
+
+def test_bounds_must_be_positive(tmp_path: Path) -> None:
     server, storage = _server(tmp_path, prekeys=1)
-    with pytest.raises(ValueError):
-        GroupCommit(server, max_batch=0)
+    for bounds in ({"max_batch": 0}, {"max_queue": 0}):
+        with pytest.raises(ValueError):
+            GroupCommit(server, **bounds)
     storage.close()

@@ -8,8 +8,9 @@ and drains the queue on one worker thread: every retrieval that arrived while
 the previous batch was being committed goes into the next batch, answered by
 :meth:`otr.prekey.server.PrekeyServer.handle_batch` from one transaction (one
 commit, one fsync).  Under light load a batch is one request (no added
-latency); under heavy load the batch grows until the process is bound by its
-CPU, not by the disk.
+latency); under heavy load the batch grows (up to ``max_batch``) until the
+process is bound by its CPU, not by the disk.  At most ``max_queue``
+retrievals wait; more get no answer, so a flood cannot grow memory.
 
 Durability is unchanged: a future resolves only after the commit that covers
 its request returned, so a reply never leaves before the Prekey Message it
@@ -30,10 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .server import PrekeyServer
 
-__all__ = ["DEFAULT_MAX_BATCH", "GroupCommit"]
+__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_QUEUE", "GroupCommit"]
 
 DEFAULT_MAX_BATCH = 256
 """Retrievals answered from one transaction at most."""
+DEFAULT_MAX_QUEUE = 8192
+"""Retrievals waiting at most; beyond it a retrieval gets no answer (a flood must
+not grow memory without bound: the storage sets the pace)."""
 
 
 class GroupCommit:
@@ -46,11 +50,13 @@ class GroupCommit:
         *,
         now: Callable[[], float] = time.time,
         max_batch: int = DEFAULT_MAX_BATCH,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or max_queue < 1:
+            raise ValueError("max_batch and max_queue must be at least 1")
         self.server = server
         self.max_batch = max_batch
+        self.max_queue = max_queue
         self._now = now
         self._queue: list[tuple[str, str, asyncio.Future[list[str]]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -58,12 +64,19 @@ class GroupCommit:
         self.batches = 0
         """Batches committed so far (with :attr:`requests`: the mean batch size)."""
         self.requests = 0
+        self.dropped = 0
+        """Retrievals left unanswered because the queue was full."""
 
     def submit(self, sender: str, text: str) -> asyncio.Future[list[str]]:
         """Queue one message body from ``sender``; the future resolves to its
-        replies once the transaction that covers it has committed."""
+        replies once the transaction that covers it has committed (to no reply
+        at once when :attr:`max_queue` retrievals are waiting)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[str]] = loop.create_future()
+        if len(self._queue) >= self.max_queue:
+            self.dropped += 1
+            future.set_result([])  # no answer, as for any refused input
+            return future
         self._queue.append((sender, text, future))
         if self._drainer is None:  # the drainer keeps going while the queue is not empty
             self._drainer = loop.create_task(self._drain())
