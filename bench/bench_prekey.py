@@ -20,7 +20,8 @@
   :class:`otr.prekey.batching.GroupCommit`, which answers all the queries
   that arrived during a commit from the next transaction (group commit; the
   mean batch size is printed).  ``--max-batch 1`` shows the same drive with
-  one transaction per retrieval.
+  one transaction per retrieval, ``--threaded`` the batches on a worker
+  thread instead of the event loop.
 * End to end through Prosody: a slixmpp client keeps 256 queries in flight to
   the component and counts the answers (target >= 1,000/s).
 
@@ -145,13 +146,14 @@ async def _drive(
     server: PrekeyServer,
     work: list[tuple[str, str]],
     max_batch: int,
+    threaded: bool,
     ready: Queue,  # type: ignore[type-arg]
     go: Queue,  # type: ignore[type-arg]
 ) -> float:
     """The component's path without XMPP: ``REQUESTERS`` concurrent requesters
     submit to a :class:`GroupCommit`; returns the mean batch size."""
     loop = asyncio.get_running_loop()
-    batcher = GroupCommit(server, now=lambda: NOW, max_batch=max_batch)
+    batcher = GroupCommit(server, now=lambda: NOW, max_batch=max_batch, threaded=threaded)
     (warm,) = await batcher.submit(*work.pop())  # connect the worker thread
     assert warm.startswith("AAQT")
     batcher.batches = batcher.requests = 0
@@ -174,23 +176,30 @@ def _worker(
     count: int,
     offset: int,
     max_batch: int,
+    threaded: bool,
     ready: Queue,  # type: ignore[type-arg]
     go: Queue,  # type: ignore[type-arg]
 ) -> None:
     storage = open_storage(location, durable=True)
     server = PrekeyServer(storage, ServerSettings(SERVER_ID, limits=UNLIMITED), os.urandom)
-    mean_batch = asyncio.run(_drive(server, queries(count + 1, offset), max_batch, ready, go))
+    work = queries(count + 1, offset)
+    mean_batch = asyncio.run(_drive(server, work, max_batch, threaded, ready, go))
     ready.put(mean_batch)
     storage.close()
 
 
-def processes_run(location: str, procs: int, count: int, max_batch: int) -> tuple[float, float]:
+def processes_run(
+    location: str, procs: int, count: int, max_batch: int, threaded: bool = False
+) -> tuple[float, float]:
     """Retrievals per second with ``procs`` server processes sharing ``location``
     (each prepared and connected before the clock starts), and the mean batch."""
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Queue(), ctx.Queue()
     workers = [
-        ctx.Process(target=_worker, args=(location, count, i * (count + 1), max_batch, ready, go))
+        ctx.Process(
+            target=_worker,
+            args=(location, count, i * (count + 1), max_batch, threaded, ready, go),
+        )
         for i in range(procs)
     ]
     for w in workers:
@@ -224,7 +233,7 @@ def scaling_benches(
     batch: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(args.runs):  # a fresh, equally full store for every run
         for procs in (1, 2):
-            rate, mean_batch = processes_run(seeded(procs), procs, n, args.max_batch)
+            rate, mean_batch = processes_run(seeded(procs), procs, n, args.max_batch, args.threaded)
             rates[procs].append(rate)
             batch[procs].append(mean_batch)
     for procs in (1, 2):
@@ -377,6 +386,9 @@ def main() -> None:
         type=int,
         default=DEFAULT_MAX_BATCH,
         help="retrievals per transaction at most (1: no group commit)",
+    )
+    parser.add_argument(
+        "--threaded", action="store_true", help="GroupCommit on a worker thread (threaded=True)"
     )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-prosody", action="store_true")

@@ -50,9 +50,10 @@ def _queries(count: int) -> list[tuple[str, str]]:
     ]
 
 
-def test_requests_that_arrive_together_share_one_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_requests_that_arrive_together_share_one_commit(tmp_path: Path, threaded: bool) -> None:
     server, storage = _server(tmp_path, prekeys=8)
-    batcher = GroupCommit(server, now=lambda: NOW, max_batch=4)
+    batcher = GroupCommit(server, now=lambda: NOW, max_batch=4, threaded=threaded)
 
     commits_seen: list[int] = []  # per reply: the commits done when it resolved
 
@@ -76,9 +77,12 @@ def test_requests_that_arrive_together_share_one_commit(tmp_path: Path) -> None:
     storage.close()
 
 
-def test_a_failed_batch_answers_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_failed_batch_answers_nothing_and_the_next_one_works(
+    tmp_path: Path, threaded: bool
+) -> None:
     server, storage = _server(tmp_path, prekeys=3)
-    batcher = GroupCommit(server, now=lambda: NOW)
+    batcher = GroupCommit(server, now=lambda: NOW, threaded=threaded)
     work = _queries(3)
 
     async def scenario() -> None:

@@ -8,12 +8,12 @@ OTRv4 over XMPP", "Storage of Prekeys Ensembles for XMPP"), with slixmpp.
   digits).  Every ``<message><body>`` goes to
   :meth:`otr.prekey.server.PrekeyServer.handle` with the sender's full JID;
   the replies go back to that JID.  Retrieval queries go to a
-  :class:`otr.prekey.batching.GroupCommit`: its worker thread answers all
-  the queries that arrived while the previous batch was being committed from
-  one storage transaction, and each reply is sent after that commit.  DAKE
-  messages and publications run on another worker thread, in arrival order,
-  so the XMPP connection never waits for a commit or for a publication to
-  be verified.
+  :class:`otr.prekey.batching.GroupCommit`: the queries that arrived while
+  the previous batch was being committed are answered from one storage
+  transaction (on the event loop unless ``threaded_retrievals``), and each
+  reply is sent after that commit.  DAKE messages and publications run on a
+  worker thread, in arrival order, so the XMPP connection never waits for a
+  publication to be verified.
 * :func:`discover` - a client's service discovery: disco#items of its
   domain, disco#info of each item, a random choice among the prekey servers
   found ("anyone should be able to use it ... randomly choose one"), then the
@@ -76,11 +76,14 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
         *,
         now: Callable[[], float] = time.time,
         max_batch: int = DEFAULT_MAX_BATCH,
+        threaded_retrievals: bool = False,
     ) -> None:
         super().__init__(jid, secret, host, port)  # type: ignore[no-untyped-call]
         self.prekey_server = server
         self._now = now
-        self.retrievals = GroupCommit(server, now=now, max_batch=max_batch)
+        self.retrievals = GroupCommit(
+            server, now=now, max_batch=max_batch, threaded=threaded_retrievals
+        )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prekey")
         self.register_plugin("xep_0030")
         self.add_event_handler("session_start", self._session_start)
