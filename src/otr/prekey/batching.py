@@ -15,10 +15,10 @@ retrievals wait; more get no answer, so a flood cannot grow memory.
 Where a batch runs: by default on the event loop itself (``threaded=False``):
 the loop stops for the batch's transaction - what arrives meanwhile waits in
 the socket and makes the next batch - and no thread hand-off costs CPU.  With
-``threaded=True`` a worker thread runs it and the loop keeps reading; one
-process then overlaps more, but with several busy processes per core the two
-threads of each fight for the GIL (measured: 30-50% more Python CPU per
-retrieval), which is where the inline default scales better.
+``threaded=True`` a worker thread runs it and the loop keeps reading during
+the commit; the two threads then share the GIL, and each batch costs two
+thread hand-offs.  On the bench the two are within its noise; the inline
+default is the simpler one (and what the component did before batching).
 
 Durability is unchanged: a future resolves only after the commit that covers
 its request returned, so a reply never leaves before the Prekey Message it
