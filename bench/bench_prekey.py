@@ -11,8 +11,18 @@
   Ensemble Query, one atomic pop, the encoded reply) on SQLite (target
   >= 5,000/s on one core) and on PostgreSQL, with many requesters and
   targets so that the rate limits never refuse.
-* PostgreSQL with two server processes against one (target >= 1.6x).
-* End to end through Prosody: a slixmpp client keeps 64 queries in flight to
+* Scaling: one and two server processes sharing one *durable* store (SQLite
+  with ``synchronous=FULL``, PostgreSQL with its default
+  ``synchronous_commit=on``: a prekey handed out stays handed out after a
+  power loss); target >= 1.6x on PostgreSQL.  Each process is driven the way
+  a real server is: 64 concurrent requesters (each sends an Ensemble Query
+  and waits for its answer) submit to the component's
+  :class:`otr.prekey.batching.GroupCommit`, which answers all the queries
+  that arrived during a commit from the next transaction (group commit; the
+  mean batch size is printed).  ``--max-batch 1`` shows the same drive with
+  one transaction per retrieval, ``--threaded`` the batches on a worker
+  thread instead of the event loop.
+* End to end through Prosody: a slixmpp client keeps 256 queries in flight to
   the component and counts the answers (target >= 1,000/s).
 
 The PostgreSQL cluster and Prosody are throw-away servers from
@@ -41,6 +51,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from otr.prekey import client as pc  # noqa: E402
 from otr.prekey import messages as msg  # noqa: E402
+from otr.prekey.batching import DEFAULT_MAX_BATCH, GroupCommit  # noqa: E402
 from otr.prekey.limits import RateLimits  # noqa: E402
 from otr.prekey.server import PrekeyServer, ServerSettings  # noqa: E402
 from otr.prekey.storage import PrekeyStorage, StorageCaps, StoredPublication, open_storage  # noqa: E402
@@ -126,26 +137,69 @@ def retrieval_run(location: str, count: int, offset: int = 0) -> float:
     return elapsed
 
 
-def _worker(location: str, count: int, offset: int, ready: Queue, go: Queue) -> None:  # type: ignore[type-arg]
-    storage = open_storage(location)
+REQUESTERS = 64
+"""Concurrent requesters driving each server process (each sends a query and
+waits for its answer before the next), as many clients drive a real server."""
+
+
+async def _drive(
+    server: PrekeyServer,
+    work: list[tuple[str, str]],
+    max_batch: int,
+    threaded: bool,
+    ready: Queue,  # type: ignore[type-arg]
+    go: Queue,  # type: ignore[type-arg]
+) -> float:
+    """The component's path without XMPP: ``REQUESTERS`` concurrent requesters
+    submit to a :class:`GroupCommit`; returns the mean batch size."""
+    loop = asyncio.get_running_loop()
+    batcher = GroupCommit(server, now=lambda: NOW, max_batch=max_batch, threaded=threaded)
+    (warm,) = await batcher.submit(*work.pop())  # connect the worker thread
+    assert warm.startswith("AAQT")
+    batcher.batches = batcher.requests = 0
+    todo = iter(work)
+
+    async def requester() -> None:
+        for sender, text in todo:
+            (reply,) = await batcher.submit(sender, text)
+            assert reply.startswith("AAQT"), "the store ran dry"
+
+    await loop.run_in_executor(None, ready.put, 1)
+    await loop.run_in_executor(None, go.get)
+    await asyncio.gather(*(requester() for _ in range(REQUESTERS)))
+    batcher.shutdown()
+    return batcher.requests / max(batcher.batches, 1)
+
+
+def _worker(
+    location: str,
+    count: int,
+    offset: int,
+    max_batch: int,
+    threaded: bool,
+    ready: Queue,  # type: ignore[type-arg]
+    go: Queue,  # type: ignore[type-arg]
+) -> None:
+    storage = open_storage(location, durable=True)
     server = PrekeyServer(storage, ServerSettings(SERVER_ID, limits=UNLIMITED), os.urandom)
-    work = queries(count, offset)
-    server.handle(*queries(1, offset + count)[0], NOW)  # connect and warm up
-    ready.put(1)
-    go.get()
-    for sender, text in work:
-        server.handle(sender, text, NOW)
-    ready.put(2)
+    work = queries(count + 1, offset)
+    mean_batch = asyncio.run(_drive(server, work, max_batch, threaded, ready, go))
+    ready.put(mean_batch)
     storage.close()
 
 
-def processes_run(location: str, procs: int, count: int) -> float:
+def processes_run(
+    location: str, procs: int, count: int, max_batch: int, threaded: bool = False
+) -> tuple[float, float]:
     """Retrievals per second with ``procs`` server processes sharing ``location``
-    (each prepared and connected before the clock starts)."""
+    (each prepared and connected before the clock starts), and the mean batch."""
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Queue(), ctx.Queue()
     workers = [
-        ctx.Process(target=_worker, args=(location, count, i * (count + 1), ready, go))
+        ctx.Process(
+            target=_worker,
+            args=(location, count, i * (count + 1), max_batch, threaded, ready, go),
+        )
         for i in range(procs)
     ]
     for w in workers:
@@ -155,12 +209,39 @@ def processes_run(location: str, procs: int, count: int) -> float:
     t0 = time.perf_counter()
     for _ in workers:
         go.put(1)
-    for _ in workers:
-        ready.get(timeout=600)
+    batches = [ready.get(timeout=600) for _ in workers]
     wall = time.perf_counter() - t0
     for w in workers:
         w.join()
-    return procs * count / wall
+    return procs * count / wall, statistics.mean(batches)
+
+
+def scaling_benches(
+    args: argparse.Namespace, location_factory: Callable[[], str], label: str
+) -> None:
+    """1 and 2 server processes on one durable store, best of ``args.runs``."""
+    n = args.retrievals // 2
+
+    def seeded(procs: int) -> str:
+        location = location_factory()
+        storage = open_storage(location)
+        seed(storage, per_target=(procs * (n + 1)) // TARGETS + 2)
+        storage.close()
+        return location
+
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    batch: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.runs):  # a fresh, equally full store for every run
+        for procs in (1, 2):
+            rate, mean_batch = processes_run(seeded(procs), procs, n, args.max_batch, args.threaded)
+            rates[procs].append(rate)
+            batch[procs].append(mean_batch)
+    for procs in (1, 2):
+        name = f"{label} durable, {procs} server process{'es' if procs > 1 else ''}"
+        report(name, max(rates[procs]), "/s", "-", statistics.median(rates[procs]))
+        print(f"{'':<52} mean batch {statistics.mean(batch[procs]):.1f} retrievals")
+    ratio = max(rates[2]) / max(rates[1])
+    report(f"{label} durable: 2 processes / 1 process", ratio, "x", ">= 1.6x (PostgreSQL)")
 
 
 def report(name: str, value: float, unit: str, target: str, median: float | None = None) -> None:
@@ -200,27 +281,8 @@ def postgres_benches(args: argparse.Namespace) -> None:
 
     try:
         with cluster(settings="") as dsn:
-            for label, suffix in (
-                ("PostgreSQL durable", ""),
-                ("PostgreSQL synchronous_commit=off", "?options=-c%20synchronous_commit%3Doff"),
-            ):
-                core_benches(args, lambda s=suffix: fresh_database(dsn) + s, label)  # type: ignore[misc]
-                n = args.retrievals // 2
-
-                def seeded(procs: int, suffix: str = suffix, n: int = n) -> str:
-                    location = fresh_database(dsn) + suffix
-                    storage = open_storage(location)
-                    seed(storage, per_target=(procs * (n + 1)) // TARGETS + 2)
-                    storage.close()
-                    return location
-
-                one, two = [], []
-                for _ in range(2):  # a fresh, equally full database for every run
-                    one.append(processes_run(seeded(1), 1, n))
-                    two.append(processes_run(seeded(2), 2, n))
-                report(f"{label}, 1 server process", max(one), "/s", "-")
-                report(f"{label}, 2 server processes", max(two), "/s", "-")
-                report(f"{label}: 2 processes / 1 process", max(two) / max(one), "x", ">= 1.6x")
+            core_benches(args, lambda: fresh_database(dsn), "PostgreSQL durable")
+            scaling_benches(args, lambda: fresh_database(dsn), "PostgreSQL")
     except ServiceUnavailable as exc:
         print(f"PostgreSQL skipped: {exc}")
 
@@ -229,12 +291,12 @@ def prosody_bench(args: argparse.Namespace) -> None:
     import slixmpp
 
     from otr.prekey.xmpp import PrekeyComponent
-    from services import prosody_prekey
+    from services import prosody
 
     try:
-        context = prosody_prekey.running_prosody()
+        context = prosody.prekey_prosody()
         server_info = context.__enter__()
-    except prosody_prekey.ServiceUnavailable as exc:
+    except prosody.ServiceUnavailable as exc:
         print(f"Prosody skipped: {exc}")
         return
     try:
@@ -245,7 +307,7 @@ def prosody_bench(args: argparse.Namespace) -> None:
             runs = 3
             seed(storage, per_target=runs * total // TARGETS + 2)
             server = PrekeyServer(
-                storage, ServerSettings(prosody_prekey.COMPONENT, limits=UNLIMITED), os.urandom
+                storage, ServerSettings(prosody.PREKEY_COMPONENT, limits=UNLIMITED), os.urandom
             )
             rates = [
                 asyncio.run(_e2e(server, server_info, total, PrekeyComponent, slixmpp))
@@ -263,16 +325,16 @@ def prosody_bench(args: argparse.Namespace) -> None:
 async def _e2e(
     server: PrekeyServer, info: object, total: int, component_cls: type, slixmpp: object
 ) -> float:
-    from services import prosody_prekey
+    from services import prosody
 
     comp = component_cls(
-        prosody_prekey.COMPONENT, prosody_prekey.SECRET, "127.0.0.1", info.component_port, server
+        prosody.PREKEY_COMPONENT, prosody.PREKEY_SECRET, "127.0.0.1", info.component_port, server
     )  # type: ignore[attr-defined]
     started = asyncio.get_running_loop().create_future()
     comp.add_event_handler("session_start", lambda _e: started.done() or started.set_result(None))
     comp.connect()
     await asyncio.wait_for(started, 20)
-    xmpp = slixmpp.ClientXMPP(f"alice@{prosody_prekey.DOMAIN}/bench", "pw")  # type: ignore[attr-defined]
+    xmpp = slixmpp.ClientXMPP(f"alice@{prosody.PREKEY_DOMAIN}/bench", "pw")  # type: ignore[attr-defined]
     xmpp.enable_starttls = False
     xmpp.enable_direct_tls = False
     xmpp.enable_plaintext = True
@@ -290,7 +352,7 @@ async def _e2e(
         if state["sent"] < total:
             _s, text = work[state["sent"]]
             state["sent"] += 1
-            xmpp.send_message(mto=prosody_prekey.COMPONENT, mbody=text, mtype="normal")
+            xmpp.send_message(mto=prosody.PREKEY_COMPONENT, mbody=text, mtype="normal")
 
     def on_message(stanza: object) -> None:
         if not str(stanza["body"]).startswith("AAQT"):  # type: ignore[index]
@@ -318,6 +380,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--retrievals", type=int, default=20000)
     parser.add_argument("--e2e", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each scaling figure")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=DEFAULT_MAX_BATCH,
+        help="retrievals per transaction at most (1: no group commit)",
+    )
+    parser.add_argument(
+        "--threaded", action="store_true", help="GroupCommit on a worker thread (threaded=True)"
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-prosody", action="store_true")
     args = parser.parse_args()
@@ -325,6 +397,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         counter = iter(range(1000))
         core_benches(args, lambda: str(Path(d) / f"p{next(counter)}.db"), "SQLite")
+        scaling_benches(args, lambda: str(Path(d) / f"p{next(counter)}.db"), "SQLite")
     if not args.no_postgres:
         postgres_benches(args)
     if not args.no_prosody:

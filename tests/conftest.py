@@ -189,3 +189,17 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def prekey_prosody() -> Iterator[Any]:
+    """The prekey tests' Prosody (accounts alice and bob on example.org with offline
+    storage, the prekey component), one per test module; see
+    tests/services/prosody.py (prekey_prosody).  Skipped when prosody is not installed."""
+    from services.prosody import ServiceUnavailable, prekey_prosody
+
+    try:
+        with prekey_prosody() as server:
+            yield server
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))

@@ -14,8 +14,10 @@ import slixmpp
 
 from otr.cli import main
 from otr.prekey.xmpp import discover
-from services.prosody_prekey import COMPONENT, DOMAIN, SECRET, Prosody
-from services.prosody_prekey import prosody as prosody
+from services.prosody import PREKEY_COMPONENT as COMPONENT
+from services.prosody import PREKEY_DOMAIN as DOMAIN
+from services.prosody import PREKEY_SECRET as SECRET
+from services.prosody import Prosody
 
 
 def test_fingerprint_is_stable_and_kept_in_the_data_dir(
@@ -52,7 +54,7 @@ def test_missing_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_serves_through_prosody(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    server: Prosody = request.getfixturevalue("prosody")
+    server: Prosody = request.getfixturevalue("prekey_prosody")
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET + "\n")
     base = [

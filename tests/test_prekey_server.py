@@ -386,3 +386,61 @@ def test_oversized_raw_text_dropped_before_parsing(db: Path) -> None:
     assert server.handle(BOB_JID, "?OTRP|1|2|0,1,2," + "A" * 2000 + ",", NOW) == []
     assert server.handle(BOB_JID, "A" * 5000 + ".", NOW) == []
     server.storage.close()
+
+
+# -- batches (group commit) ---------------------------------------------------------
+
+
+class _CountingStorage(SqliteStorage):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[int] = []
+
+    def take_batch(self, requests, now):  # type: ignore[no-untyped-def]
+        self.batches.append(len(requests))
+        return super().take_batch(requests, now)
+
+
+def test_handle_batch_answers_retrievals_from_one_transaction(db: Path) -> None:
+    storage = _CountingStorage(db)
+    server = PrekeyServer(
+        storage,
+        ServerSettings(SERVER_ID, limits=RateLimits(retrievals_per_requester=(0.0, 1.0))),
+        make_rng(7),
+    )
+    _publish(server, n=3)
+    alice, carol, again = make_client(ALICE, 4), make_client(ALICE, 5), make_client(ALICE, 6)
+    work = [(ALICE_JID, alice.retrieve("bob@example.org")[0]), (ALICE_JID, "garbage")]
+    work += [("carol@remote.net/x", carol.retrieve("bob@example.org")[0])]
+    work += [(ALICE_JID, again.retrieve("bob@example.org")[0])]  # rate-limited: no pop
+    replies = server.handle_batch(work, NOW)
+    assert storage.batches == [2]
+    assert replies[1] == []
+    ids = set()
+    for client, (reply,) in ((alice, replies[0]), (carol, replies[2])):
+        (got,) = client.receive(reply, NOW)
+        assert isinstance(got, pc.EnsemblesReceived)
+        ids.add(got.ensembles[0].prekey_message.identifier)
+    assert len(ids) == 2  # one target twice in a batch: two prekeys
+    (refused,) = again.receive(replies[3][0], NOW)
+    assert isinstance(refused, pc.NoEnsemblesReceived) and "Too many" in refused.text
+    assert server.storage.count_prekeys("bob@example.org", BOB.tag) == 1
+    storage.close()
+
+
+def test_handle_batch_storage_failure_raises_and_delivers_nothing(db: Path) -> None:
+    """Each reply only after the commit that covers it: a batch whose transaction
+    fails raises (the host sends no reply of it) and hands nothing out."""
+    server = _server(db)
+    _publish(server, n=2)
+    before = snapshot(db)
+    query = make_client(ALICE, 4).retrieve("bob@example.org")[0]
+
+    def broken(requests: object, now: float) -> list[list[bytes]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    server.storage.take_batch = broken  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):
+        server.handle_batch([(ALICE_JID, query), ("carol@remote.net/x", query)], NOW)
+    assert snapshot(db) == before
+    server.storage.close()

@@ -7,6 +7,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -16,6 +17,7 @@ from otr.prekey.storage import (
     StorageRejected,
     StorageRejection,
     StoredPublication,
+    TakeRequest,
     open_storage,
 )
 from services.postgres import fresh_database, postgres_server  # noqa: F401 - fixture
@@ -135,6 +137,47 @@ def test_lost_reply_after_pop(location: str) -> None:
             again.publish(_pub(0x100, [lost]), CAPS)
         assert again.purge(NOW + 10, delivered_retention=5) == 2
         assert again.delivered(ALICE) == []
+    finally:
+        again.close()
+
+
+def test_batch_takes_distinct_prekeys_in_one_transaction(storage: PrekeyStorage) -> None:
+    storage.publish(_pub(0x100, [1, 2, 3]), CAPS)
+    requests = [TakeRequest(ALICE, "r1"), TakeRequest("nobody@x.org", "r2")]
+    requests += [TakeRequest(ALICE, f"r{n}") for n in (3, 4, 5)]
+    got = storage.take_batch(requests, NOW)
+    assert [len(e) for e in got] == [1, 0, 1, 1, 0]  # the store ran dry at the fifth
+    assert sorted(_pm_ids([e for ensembles in got for e in ensembles])) == [1, 2, 3]
+    assert sorted(d.requester for d in storage.delivered(ALICE)) == ["r1", "r3", "r4"]
+    assert storage.take_batch([], NOW) == []
+    # per request: its own limit on instance tags, the lowest tags first
+    storage.publish(_pub(0x200, [7, 8]), CAPS)
+    storage.publish(_pub(0x100, [4]), CAPS)
+    one, both, rest = storage.take_batch(
+        [TakeRequest(ALICE, "a", limit=1), TakeRequest(ALICE, "b"), TakeRequest(ALICE, "c")], NOW
+    )
+    assert [e[:5] for e in one] == [b"CP256"] and _pm_ids(one) == [4]
+    assert [e[:5] for e in both] == [b"CP512"] and len(rest) == 1  # 0x100 ran dry
+    assert sorted(_pm_ids(both + rest)) == [7, 8]
+
+
+def test_batch_that_fails_part_way_changes_nothing(location: str) -> None:
+    """Group commit: a statement of the batch fails after others ran - the whole
+    batch rolls back (nothing delivered), and the storage works on."""
+    storage = open_storage(location)
+    try:
+        storage.publish(_pub(0x100, [1, 2, 3]), CAPS)
+        bad = TakeRequest(cast(str, object()), "r2")  # no driver can bind this
+        with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+            storage.take_batch([TakeRequest(ALICE, "r1"), bad, TakeRequest(ALICE, "r3")], NOW)
+        assert storage.count_prekeys(ALICE, 0x100) == 3
+        assert storage.delivered(ALICE) == []
+        assert len(storage.take_batch([TakeRequest(ALICE, "r4")] * 2, NOW)[1]) == 1
+    finally:
+        storage.close()
+    again = open_storage(location)  # and after a restart
+    try:
+        assert again.count_prekeys(ALICE, 0x100) == 1
     finally:
         again.close()
 

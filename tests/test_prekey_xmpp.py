@@ -6,7 +6,7 @@ Non-Interactive-Auth message, which Prosody stores; Bob, back online, reads
 it, finds the prekey's secrets in his store (used once) and derives the same
 keys as Alice.
 
-Prosody comes from :mod:`services.prosody_prekey`.
+Prosody comes from :func:`services.prosody.prekey_prosody` (fixture ``prekey_prosody``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from otr.v4 import xzdh
 from otr.wire.envelope import decode_otr_message, encode_otr_message
 from otr.wire.v4.non_interactive import NonInteractiveAuth
 from prekey_util import make_client, make_party
-from services.prosody_prekey import COMPONENT, DOMAIN, SECRET, Prosody
-from services.prosody_prekey import prosody as prosody
+from services.prosody import PREKEY_COMPONENT as COMPONENT
+from services.prosody import PREKEY_DOMAIN as DOMAIN
+from services.prosody import PREKEY_SECRET as SECRET
+from services.prosody import Prosody
 
 
 async def _online(xmpp: slixmpp.BaseXMPP, port: int) -> None:
@@ -53,7 +55,7 @@ def _client(user: str) -> slixmpp.ClientXMPP:
 def test_publish_offline_retrieve_through_prosody(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    prosody: Prosody = request.getfixturevalue("prosody")
+    prosody: Prosody = request.getfixturevalue("prekey_prosody")
     server = PrekeyServer(SqliteStorage(tmp_path / "p.db"), ServerSettings(COMPONENT), os.urandom)
     bob_party = make_party(f"bob@{DOMAIN}", 0x1234, 1)
     alice_party = make_party(f"alice@{DOMAIN}", 0x5678, 2)

@@ -42,6 +42,7 @@ def same(a: Identity, b: Identity) -> None:
         assert (fa and fa.sym_key) == (fb and fb.sym_key)
     pa, pb = a.client_profile, b.client_profile
     assert (pa and pa.encode()) == (pb and pb.encode())
+    assert [p.encode() for p in a.previous_profiles] == [p.encode() for p in b.previous_profiles]
 
 
 def test_round_trip_every_kind_of_identity(tmp_path: Path) -> None:
@@ -64,6 +65,17 @@ def test_round_trip_every_kind_of_identity(tmp_path: Path) -> None:
     store.save(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert IdentityStore.from_file(path).to_bytes() == data
+
+
+def test_previous_profiles_round_trip() -> None:
+    renewed = v4_identity()
+    first = renewed.client_profile
+    assert first is not None and renewed.renew_profile(first.expiration - 3600, os.urandom)
+    assert renewed.renew_profile(first.expiration - 1800, os.urandom, versions="4") is False
+    again = IdentityStore.from_bytes(store_of(renewed).to_bytes()).get("alice@example.org", "xmpp")
+    assert again is not None and len(again.previous_profiles) == 1
+    same(renewed, again)
+    assert b"(previous-client-profiles #" in store_of(renewed).to_bytes()
 
 
 def test_layout() -> None:
@@ -114,7 +126,21 @@ def insert_after_account(extra: str) -> bytes:
 
 
 OTHER = Ed448KeyPair.generate(os.urandom)
+FOREIGN_PROFILE = v4_identity().client_profile
+assert FOREIGN_PROFILE is not None
 MALFORMED = {
+    "previous profile of another key": (
+        insert_after_account(f"  (previous-client-profiles #{FOREIGN_PROFILE.encode().hex()}#)\n"),
+        "does not belong",
+    ),
+    "garbage previous profile": (
+        insert_after_account("  (previous-client-profiles #0000#)\n"),
+        "unreadable previous Client Profile",
+    ),
+    "empty previous profiles": (
+        insert_after_account("  (previous-client-profiles)\n"),
+        "one or more values",
+    ),
     "wrong head": (b'(privkeys (version "1"))\n', "expected (otr-identities"),
     "no version": (b"(otr-identities)\n", "must start with (version"),
     "version 2": (replace_line("(version", ' (version "2")'), "unsupported"),

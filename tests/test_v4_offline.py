@@ -21,6 +21,7 @@ from otr.conversation import Conversation
 from otr.crypto.dsa import generate_dsa_key
 from otr.errors import LocalProtocolError
 from otr.instance import MsgState
+from otr.limits import Limits
 from otr.policy import Policy
 from otr.prekey.secrets import PrekeySecretStore, StoredPrekey
 from otr.v4.keys import Ed448KeyPair, ForgingKey
@@ -80,7 +81,9 @@ CREDS_A = identity(TAG_A)
 BOB = publisher()
 
 
-def conv(who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE) -> Conversation:
+def conv(
+    who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE, limits: Limits | None = None
+) -> Conversation:
     a = who == "alice"
     c = Conversation(
         DSA_A if a else DSA_B,
@@ -91,6 +94,7 @@ def conv(who: str, v4: V4Credentials, mode: V4Mode = V4Mode.STANDALONE) -> Conve
         instance_tag=TAG_A if a else TAG_B,
         v4=v4,
         v4_settings=V4Settings(mode=mode),
+        limits=limits,
     )
     c.reraise_internal_errors = True
     return c
@@ -248,6 +252,157 @@ def test_overlapping_prekey_profiles() -> None:
     assert of_type(conv("bob", creds).receive(nia, NOW), ev.SessionSecured)
 
 
+# -- Bob renewed his Client Profile after publishing -----------------------------------
+
+
+def test_previous_client_profile_is_accepted_until_it_expires() -> None:
+    bob_id = publisher()
+    nia = _nia(bob_id)  # Alice used an ensemble with Bob's first Client Profile
+    kp, forging = bob_id.creds.keypair, bob_id.creds.forging_key
+    renewed = build_client_profile(kp, forging.public, TAG_B, "4", int(NOW + 20 * DAY))
+    old = bob_id.creds.profile
+    renewed_only = replace(bob_id.with_store(), profile=renewed)
+    refused = conv("bob", renewed_only).receive(nia, NOW)
+    assert of_type(refused, ev.MessageUnreadable) and not of_type(refused, ev.SessionSecured)
+    with_previous = replace(renewed_only, previous_profiles=(old,))
+    assert of_type(conv("bob", with_previous).receive(nia, NOW), ev.SessionSecured)
+    assert bob_id.store.has_prekey(bob_id.prekeys[1].identifier)
+    # an expired previous profile is not tried (a message on the second prekey)
+    late = NOW + 14 * DAY + 1
+    stale = PrekeyEnsemble(old, bob_id.prekey_profile, bob_id.prekeys[1].public())
+    nia2 = sent(conv("alice", identity(TAG_A, late + DAY)).start_offline([stale], NOW))[0]
+    assert of_type(conv("bob", with_previous).receive(nia2, late), ev.MessageUnreadable)
+    assert of_type(conv("bob", with_previous).receive(nia2, late - 2), ev.SessionSecured)
+
+
+def test_identity_keeps_the_replaced_profile_across_a_restart(tmp_path: Path) -> None:
+    from otr.storage.identity import IdentityStore
+    from otr.v4.identity import PROFILE_RENEW_BEFORE, Identity
+
+    bob = Identity.generate(BOB_ID, "xmpp", os.urandom, NOW, instance_tag=TAG_B)
+    assert bob.client_profile is not None and bob.v4 is not None
+    first = bob.client_profile
+    shared = Ed448KeyPair.generate(os.urandom)
+    pp = build_prekey_profile(bob.v4.long_term, TAG_B, int(NOW + 20 * DAY), shared.public)
+    store = PrekeySecretStore()
+    store.add_shared_prekey(TAG_B, pp.expiration, shared.sym_key)
+    prekey = generate_prekey_message(TAG_B, os.urandom)
+    store.add_prekeys([StoredPrekey.of(prekey)])
+    ensemble = PrekeyEnsemble(first, pp, prekey.public())  # published, then retrieved
+    renewal = first.expiration - PROFILE_RENEW_BEFORE + 1
+    assert bob.renew_profile(renewal, os.urandom)
+    assert bob.previous_profiles == [first] and bob.client_profile is not first
+    keys = IdentityStore()
+    keys.set(bob)
+    keys.save(tmp_path / "otr.identities")
+    loaded = IdentityStore.from_file(tmp_path / "otr.identities").get(BOB_ID, "xmpp")
+    assert loaded is not None
+    assert [p.encode() for p in loaded.previous_profiles] == [first.encode()]
+    creds = replace(V4Credentials.from_identity(loaded), prekeys=OfflineKeys(store, (pp,)))
+    nia = sent(conv("alice", CREDS_A).start_offline([ensemble], renewal + 10))[0]
+    assert of_type(conv("bob", creds).receive(nia, renewal + 20), ev.SessionSecured)
+    assert not loaded.renew_profile(first.expiration + 1, os.urandom)  # still fresh
+    assert loaded.previous_profiles == []  # the old one expired: forgotten
+
+
+# -- the prekey's removal cannot be saved ----------------------------------------------
+
+
+def test_unsaved_prekey_removal_is_reported_and_the_secret_never_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from otr.prekey import secrets as secrets_module
+
+    path = tmp_path / "prekeys.json"
+    bob_id = publisher(path=path)
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="hi"))
+    real_write = secrets_module.atomic_write
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(secrets_module, "atomic_write", disk_full)
+    bob = conv("bob", bob_id.with_store())
+    got = deliver(bob, wire)  # does not raise
+    assert of_type(got, ev.SessionSecured) and texts(got) == ["hi"]
+    identifier = bob_id.prekeys[0].identifier
+    (unsaved,) = of_type(got, ev.PrekeyNotSaved)
+    assert unsaved.identifier == identifier and "No space left" in unsaved.reason
+    assert bob_id.store.unsaved and not bob_id.store.has_prekey(identifier)
+    replay = conv("bob", bob_id.with_store()).receive(wire[0], NOW)  # this process: never again
+    assert of_type(replay, ev.MessageUnreadable) and not of_type(replay, ev.SessionSecured)
+    assert PrekeySecretStore(path).has_prekey(identifier)  # the file is behind ...
+    monkeypatch.setattr(secrets_module, "atomic_write", real_write)
+    bob_id.store.save()  # ... until the next save
+    assert not bob_id.store.unsaved and not PrekeySecretStore(path).has_prekey(identifier)
+    assert texts(deliver(alice, sent(bob.send("ok", NOW)))) == ["ok"]  # the session works on
+
+
+# -- data messages that overtake their Non-Interactive-Auth ----------------------------
+
+
+def test_data_messages_before_their_non_interactive_auth_are_held() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    wire += sent(alice.send("two", NOW))
+    bob = conv("bob", bob_id.with_store())
+    early = deliver(bob, wire[:0:-1], NOW + 10)  # "two", then "one": before the auth
+    assert early == [] and bob.next_deadline() == NOW + 10 + Limits().offline_early_age
+    got = bob.receive(wire[0], NOW + 20)
+    assert of_type(got, ev.SessionSecured) and texts(got) == ["two", "one"]
+    assert not of_type(got, ev.MessageUnreadable) and bob.next_deadline() != NOW + 310
+    assert texts(deliver(alice, sent(bob.send("ack", NOW + 21)))) == ["ack"]
+
+
+def test_held_messages_are_bounded_and_reported_when_the_auth_never_comes() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    for n in ("two", "three"):
+        wire += sent(alice.send(n, NOW))
+    limits = Limits(offline_early_count=2, offline_early_age=60.0)
+    bob = conv("bob", bob_id.with_store(), limits=limits)
+    assert deliver(bob, wire[1:3], NOW) == []
+    third = bob.receive(wire[3], NOW)  # over the count: as without a hold
+    (unreadable,) = of_type(third, ev.MessageUnreadable)
+    assert unreadable.peer_told and len(sent(third)) == 1 and "ERROR" in sent(third)[0]
+    assert bob.handle_timer(NOW + 59) == []
+    assert bob.next_deadline() == NOW + 60
+    late = bob.handle_timer(NOW + 60)
+    assert len(of_type(late, ev.MessageUnreadable)) == 2 and len(sent(late)) == 2
+    assert "Non-Interactive-Auth" in of_type(late, ev.MessageUnreadable)[0].reason
+    assert bob.next_deadline() is None
+    after = bob.receive(wire[0], NOW + 61)  # the auth, too late for them
+    assert of_type(after, ev.SessionSecured) and texts(after) == []
+
+    # bytes: a bound of one message's size holds one
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="x"))
+    wire += sent(alice.send("y", NOW))
+    size = len(envelope.decode_otr_message(wire[1]))
+    bob = conv("bob", bob_id.with_store(), limits=Limits(offline_early_bytes=size))
+    assert bob.receive(wire[1], NOW) == []
+    assert of_type(bob.receive(wire[2], NOW), ev.MessageUnreadable)
+    assert texts(bob.receive(wire[0], NOW)) == ["x"]
+
+
+def test_no_hold_without_offline_starts() -> None:
+    bob_id = publisher()
+    alice = conv("alice", CREDS_A)
+    wire = sent(alice.start_offline([bob_id.ensemble()], NOW, text="one"))
+    for bob in (
+        conv("bob", bob_id.creds),
+        conv("bob", bob_id.with_store(), V4Mode.INTERACTIVE_ONLY),
+    ):
+        assert of_type(bob.receive(wire[1], NOW), ev.MessageUnreadable)
+        assert bob.next_deadline() is None
+
+
 # -- the derivation against an independent reading of the spec ---------------------------
 
 
@@ -337,3 +492,25 @@ def test_mutated_non_interactive_auth_never_raises_and_changes_nothing(
     assert not bob.is_encrypted
     assert all(s.msgstate is MsgState.PLAINTEXT for s in bob.sessions.values())
     assert MUTANT_BOB.store.has_prekey(MUTANT_BOB.prekeys[0].identifier)
+
+
+def test_held_messages_meet_an_interactive_dake_instead() -> None:
+    """Bob holds a message for an offline start, but an interactive DAKE with that
+    instance completes first: the message is tried on its keys and reported."""
+    bob_id = publisher()
+    offline_alice = conv("alice", CREDS_A)
+    held = sent(offline_alice.start_offline([bob_id.ensemble()], NOW, text="lost"))[1]
+    bob = conv("bob", bob_id.with_store())
+    assert bob.receive(held, NOW) == []
+    alice = conv("alice", CREDS_A)
+    to_bob, at_bob = sent(alice.start(NOW)), []
+    while to_bob:  # the interactive DAKE
+        got = deliver(bob, to_bob)
+        at_bob += got
+        to_bob = sent(deliver(alice, sent(got)))
+    assert bob.is_encrypted and alice.is_encrypted
+    (unreadable,) = of_type(at_bob, ev.MessageUnreadable)  # tried on the new keys
+    assert not unreadable.peer_told
+    assert bob.next_deadline() != NOW + Limits().offline_early_age
+    late = bob.handle_timer(NOW + Limits().offline_early_age)
+    assert not of_type(late, ev.MessageUnreadable) and not sent(late)

@@ -28,8 +28,10 @@ from otr.v4.offline import OfflineKeys
 from otr.v4.profiles import build_client_profile, build_prekey_profile
 from otr.v4.session import V4Credentials, V4Mode, V4Settings
 from prekey_util import Party, make_client
-from services.prosody_prekey import COMPONENT, DOMAIN, SECRET, Prosody
-from services.prosody_prekey import prosody as prosody
+from services.prosody import PREKEY_COMPONENT as COMPONENT
+from services.prosody import PREKEY_DOMAIN as DOMAIN
+from services.prosody import PREKEY_SECRET as SECRET
+from services.prosody import Prosody
 from test_prekey_xmpp import _client, _online
 
 ALICE, BOB = f"alice@{DOMAIN}", f"bob@{DOMAIN}"
@@ -71,7 +73,7 @@ def _sent(events: list[ev.Event]) -> list[str]:
 def test_offline_conversation_through_prosody(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    prosody: Prosody = request.getfixturevalue("prosody")
+    prosody: Prosody = request.getfixturevalue("prekey_prosody")
     server = PrekeyServer(SqliteStorage(tmp_path / "p.db"), ServerSettings(COMPONENT), os.urandom)
     bob_party, bob_creds = _identity(BOB, 0x2345)
     alice_party, alice_creds = _identity(ALICE, 0x6789)

@@ -254,6 +254,7 @@ class Conversation:
                 peer=peer,
                 rng=rng,
                 settings=v4_settings,
+                limits=self.limits,
             )
             self._protocols = {
                 v: p for v, p in self._protocols.items() if self._v4.settings.mode.allows(v)
@@ -788,10 +789,17 @@ class Conversation:
         key = (version, header.sender_instance)
         if header.type == wire3.DATA and key not in self._slots:
             # A data message from an instance we have no session with: answer it
-            # (spec: unreadable, reply with an Error) without keeping anything.
+            # (spec: unreadable, reply with an Error) without keeping anything -
+            # unless the session holds it (it has a deadline then): an OTRv4 data
+            # message that may precede its Non-Interactive-Auth (otr.v4.session).
             sess = self._protocols[version].new_session(version, header.sender_instance)
             outputs = sess.receive(version, message, binary, now)
-            return self._outputs(outputs, version, header.sender_instance, now)
+            if sess.next_deadline() is None:
+                return self._outputs(outputs, version, header.sender_instance, now)
+            kept = self._slot(version, header.sender_instance, sess)
+            if kept is None:
+                return [ev.MessageUnreadable("too many remote instances")]
+            return self._run(kept, outputs, now)
         slot = self._slot(version, header.sender_instance)
         if slot is None:
             return [ev.MessageUnreadable("too many remote instances")]
@@ -1007,9 +1015,12 @@ class Conversation:
 
     # -- helpers
 
-    def _slot(self, version: int, their: int) -> _Slot | None:
-        """The record of a remote instance, made if new (None: the cap is reached and
-        nothing may be evicted).  Most recently used last (the eviction order)."""
+    def _slot(
+        self, version: int, their: int, session: InstanceSession | None = None
+    ) -> _Slot | None:
+        """The record of a remote instance, made if new (with ``session`` when given;
+        None: the cap is reached and nothing may be evicted).  Most recently used
+        last (the eviction order)."""
         key = (version, their)
         slot = self._slots.pop(key, None)
         if slot is None:
@@ -1018,7 +1029,7 @@ class Conversation:
             proto = self._protocols[version]
             slot = _Slot(
                 version,
-                proto.new_session(version, their),
+                session if session is not None else proto.new_session(version, their),
                 proto.new_reassembler(version, self.limits),
                 deque(maxlen=self.limits.resend_record),
             )

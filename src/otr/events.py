@@ -31,6 +31,7 @@ __all__ = [
     "MessagesResent",
     "NewFingerprint",
     "OtherInstanceSecured",
+    "PrekeyNotSaved",
     "ReassemblyDropped",
     "SendMessage",
     "SessionEnded",
@@ -300,4 +301,19 @@ class EnsembleRefused(Event):
     chosen for its instance tag)."""
 
     instance_tag: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PrekeyNotSaved(Event):
+    """An offline start used our prekey ``identifier`` but the prekey store could
+    not save its removal (``reason``: the OSError, e.g. a full disk).  The session
+    is secured and its messages read; the store has forgotten the secret, so it is
+    never used again while this process runs, and it saves the removal with its
+    next successful write (:meth:`otr.prekey.secrets.PrekeySecretStore.save`).
+    Until then the file still holds the secret: fix the storage and save, or a
+    restart would accept a replay of that offline start (see
+    :mod:`otr.v4.offline`)."""
+
+    identifier: int
     reason: str

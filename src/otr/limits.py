@@ -29,16 +29,30 @@ setting                   default    meaning
 ``resend_record``         16         Recently sent messages remembered per instance (for
                                      ``MessagesPossiblyLost`` and the resend after a
                                      peer restarts; see :class:`otr.Conversation`).
+``offline_early_count``   16         OTRv4 data messages held per instance that arrive
+                                     before the Non-Interactive-Auth message starting
+                                     their session (reordered by the network or a
+                                     server); read once it arrives.  Only while the
+                                     instance has no session, we accept offline starts
+                                     (published prekeys) and the message is of the first
+                                     ratchet (id 0).  One more is handled at once (an
+                                     unreadable message, the peer is told).
+``offline_early_bytes``   262144     Bytes of such messages held per instance, likewise.
+``offline_early_age``     300.0      Seconds such a message is held; then it is reported
+                                     as ``MessageUnreadable`` (and the peer told) as it
+                                     would have been on arrival.  Below the 10 minutes
+                                     the spec suggests for messages overtaking Auth-I:
+                                     a peer that lost its session is told this late.
 ========================  =========  ===================================================
 
 Memory a hostile peer can make one conversation hold is therefore at most about
-``max_instances * (max_reassembly_chars + 64 * max_fragments + a session's few KB)``
-(16 x 0.4 MB with the defaults), whatever it sends; once the caps are reached every
-further hostile message costs no more memory.
+``max_instances * (max_reassembly_chars + 64 * max_fragments + offline_early_bytes +
+a session's few KB)`` (16 x 0.7 MB with the defaults), whatever it sends; once the caps
+are reached every further hostile message costs no more memory.
 
-Room is left for OTRv4's limits (skipped message keys: count, skip distance and age;
-v4 fragment buffers; prekey-server caps): they are added here as fields with
-defaults when those parts land, and passed down by the v4 session.
+OTRv4's other limits (skipped message keys, v4 fragment buffers, data messages
+overtaking Auth-I) are in :class:`otr.v4.session.V4Settings`; the prekey server's in
+:mod:`otr.prekey.limits` and :class:`otr.prekey.storage.StorageCaps`.
 """
 
 from __future__ import annotations
@@ -76,6 +90,9 @@ class Limits:
     """0: derived from ``max_message_bytes`` (:func:`encoded_length_bound`)."""
     max_received_chars: int = _MAX_ENCODED_LEN + 64
     resend_record: int = 16
+    offline_early_count: int = 16
+    offline_early_bytes: int = 256 * 1024
+    offline_early_age: float = 300.0
 
     def __post_init__(self) -> None:
         if self.max_message_bytes < 1:
@@ -96,3 +113,7 @@ class Limits:
             raise ValueError("max_received_chars must hold the largest message we send")
         if self.resend_record < 0:
             raise ValueError("resend_record must not be negative")
+        if self.offline_early_count < 0 or self.offline_early_bytes < 0:
+            raise ValueError("offline_early_count and offline_early_bytes must not be negative")
+        if not self.offline_early_age >= 0:
+            raise ValueError("offline_early_age must not be negative")

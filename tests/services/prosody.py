@@ -1,9 +1,13 @@
-"""Start Debian's Prosody (0.12) on 127.0.0.1 for tests, in a folder of its own.
+"""Start Debian's Prosody (0.12) on 127.0.0.1 for tests, in a folder of its own:
+the one launcher of every test and bench that needs Prosody.
 
     server = start_prosody(tmp_path, users={"alice": "pw"}, components={"x.localhost": "s3"})
     server.host, server.c2s_port, server.component_port   # "localhost", ports
     server.jid("alice")                                   # "alice@localhost"
     server.stop()
+
+    with prekey_prosody() as server:   # the prekey tests' server (see there)
+        ...
 
 Everything lives under the given folder: the config, data_path, pidfile and
 logs (``prosody.log``; :meth:`Prosody.log_text` for failure reports).  Ports are
@@ -14,22 +18,44 @@ client's delayed ACK, ~40 ms); c2s accepts plaintext authentication without
 TLS (test use only).  ``components`` are optional XEP-0114 external components
 (JID -> secret).  As root, Prosody would refuse to run and hang with its ports
 bound, so the config says ``run_as_root = true``.  Accounts are registered with
-``prosodyctl register`` before the server starts.
+``prosodyctl register`` before the server starts.  ``offline=True`` stores
+messages to offline accounts (``mod_offline``); ``host`` is the virtual host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Prosody", "available", "make_tls_files", "start_prosody"]
+__all__ = [
+    "PREKEY_COMPONENT",
+    "PREKEY_DOMAIN",
+    "PREKEY_SECRET",
+    "Prosody",
+    "ServiceUnavailable",
+    "available",
+    "make_tls_files",
+    "prekey_prosody",
+    "start_prosody",
+]
 
 HOST = "localhost"
+
+PREKEY_DOMAIN = "example.org"
+PREKEY_COMPONENT = "prekey.example.org"
+PREKEY_SECRET = "component-secret"
+
+
+class ServiceUnavailable(Exception):
+    """Prosody is not installed here."""
 
 
 def available() -> bool:
@@ -132,6 +158,10 @@ def _config(
     comp: int,
     components: dict[str, str],
     tls: tuple[Path, Path] | None,
+    *,
+    host: str,
+    offline: bool,
+    log_level: str,
 ) -> str:
     lines = [
         f"pidfile = {_lua(str(folder / 'prosody.pid'))}",
@@ -146,7 +176,8 @@ def _config(
         f"component_ports = {{ {comp} }}",
         "http_ports = { }",
         "https_ports = { }",
-        f"log = {{ debug = {_lua(str(folder / 'prosody.log'))} }}",
+        f"certificates = {_lua(str(folder / 'certs'))}",
+        f"log = {{ {log_level} = {_lua(str(folder / 'prosody.log'))} }}",
         # Nagle's algorithm on the server's side meets the client's delayed ACK:
         # a message after one the client did not answer waits ~40 ms.
         "network_settings = { nagle = false }",
@@ -156,9 +187,10 @@ def _config(
         "modules_enabled = {",
         '  "roster"; "saslauth"; "disco"; "carbons"; "ping"; "posix";',
         f'  {"" if tls else "-- "}"tls";',
+        f'  {"" if offline else "-- "}"offline";',
         "}",
         f'modules_disabled = {{ "s2s"; {"" if tls else chr(34) + "tls" + chr(34)} }}',
-        f"VirtualHost {_lua(HOST)}",
+        f"VirtualHost {_lua(host)}",
     ]
     if tls:
         lines.append(f"  ssl = {{ certificate = {_lua(str(tls[0]))}; key = {_lua(str(tls[1]))}; }}")
@@ -186,21 +218,37 @@ def start_prosody(
     components: dict[str, str] | None = None,
     timeout: float = 15.0,
     tls: tuple[Path, Path] | None = None,
+    *,
+    host: str = HOST,
+    offline: bool = False,
+    log_level: str = "debug",
 ) -> Prosody:
     """Configure, register ``users`` (name -> password) and start Prosody in
-    ``folder``; returns once its c2s port accepts connections.  ``tls`` is
-    (certificate, key) to offer and require STARTTLS (see
+    ``folder``; returns once its c2s and component ports accept connections.
+    ``tls`` is (certificate, key) to offer and require STARTTLS (see
     :func:`make_tls_files`).  Raises :class:`RuntimeError` (with the log) if it
     does not come up."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
+    (folder / "certs").mkdir(exist_ok=True)
     c2s, comp = _free_port(), _free_port()
     config = folder / "prosody.cfg.lua"
-    config.write_text(_config(folder, c2s, comp, components or {}, tls))
+    config.write_text(
+        _config(
+            folder,
+            c2s,
+            comp,
+            components or {},
+            tls,
+            host=host,
+            offline=offline,
+            log_level=log_level,
+        )
+    )
     env = dict(os.environ, HOME=str(folder))
     for user, password in (users or {}).items():
         subprocess.run(
-            ["prosodyctl", "--config", str(config), "register", user, HOST, password],
+            ["prosodyctl", "--config", str(config), "register", user, host, password],
             check=True,
             capture_output=True,
             env=env,
@@ -213,9 +261,40 @@ def start_prosody(
         stderr=subprocess.STDOUT,
         env=env,
     )
-    server = Prosody(folder, HOST, c2s, comp, proc, dict(users or {}))
-    if not _wait_port(c2s, proc, timeout):
+    server = Prosody(folder, host, c2s, comp, proc, dict(users or {}))
+    if not (_wait_port(c2s, proc, timeout) and (not components or _wait_port(comp, proc, timeout))):
         server.stop()
         out = (folder / "stdout.log").read_text(errors="replace")
         raise RuntimeError(f"prosody did not start:\n{out}\n{server.log_text()[-4000:]}")
     return server
+
+
+@contextlib.contextmanager
+def prekey_prosody() -> Iterator[Prosody]:
+    """The server of the prekey tests and bench, in a temporary folder removed
+    on exit: the accounts ``alice`` and ``bob`` (password ``pw``) on
+    :data:`PREKEY_DOMAIN` with offline storage (Bob reads what Alice sent while
+    he was offline), the component :data:`PREKEY_COMPONENT` with
+    :data:`PREKEY_SECRET`, and an ``info`` log (the bench measures it).  Raises
+    :class:`ServiceUnavailable` when Prosody is not installed."""
+    if not available():
+        raise ServiceUnavailable(
+            "Prosody is not installed (./run installs the Debian package prosody)"
+        )
+    root = Path(tempfile.mkdtemp(prefix="otr-prosody-"))
+    try:
+        server = start_prosody(
+            root,
+            users={"alice": "pw", "bob": "pw"},
+            components={PREKEY_COMPONENT: PREKEY_SECRET},
+            host=PREKEY_DOMAIN,
+            offline=True,
+            log_level="info",
+            timeout=20.0,
+        )
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

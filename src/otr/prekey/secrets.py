@@ -12,7 +12,10 @@ File format (UTF-8 JSON, written atomically with mode 0600)::
 ``y`` is the ECDH secret scalar as a SCALAR (57 bytes little-endian), ``b``
 the DH secret in hex.
 :meth:`PrekeySecretStore.take_prekey` returns and removes a prekey's secrets
-(one use); the store saves itself after each change when it has a path.
+(one use); the store saves itself after each change when it has a path.  A
+change is made in memory before it is saved, so a save that fails (OSError,
+e.g. a full disk) leaves it made there, :attr:`PrekeySecretStore.unsaved` set,
+and the next successful save writes it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class PrekeySecretStore:
         self.path = None if path is None else Path(path)
         self._prekeys: dict[int, StoredPrekey] = {}
         self._shared: dict[bytes, tuple[int, int, bytes]] = {}
+        self.unsaved = False
+        """A change in memory that the file does not hold yet (a save failed)."""
         if self.path is not None and self.path.exists():
             self._load(self.path.read_bytes())
 
@@ -110,8 +115,16 @@ class PrekeySecretStore:
         return json.dumps(doc, indent=1).encode("utf-8")
 
     def save(self) -> None:
+        """Write the whole store (atomically).  If it raises OSError the change made
+        in memory stays made and :attr:`unsaved` is True until a save succeeds (every
+        later change saves everything again)."""
         if self.path is not None:
-            atomic_write(self.path, self.to_bytes(), 0o600)
+            try:
+                atomic_write(self.path, self.to_bytes(), 0o600)
+            except OSError:
+                self.unsaved = True
+                raise
+        self.unsaved = False
 
     # -- prekey messages -----------------------------------------------------------
 
@@ -135,7 +148,9 @@ class PrekeySecretStore:
         return None if entry is None else entry.secrets()
 
     def take_prekey(self, identifier: int) -> PrekeyMessageSecrets | None:
-        """The secrets of prekey ``identifier``, removed from the store (one use)."""
+        """The secrets of prekey ``identifier``, removed from the store (one use).
+        The removal is made in memory first: if saving it raises OSError the secrets
+        are gone all the same (:class:`otr.v4.offline.PrekeyStore`)."""
         entry = self._prekeys.pop(identifier, None)
         if entry is None:
             return None

@@ -28,6 +28,11 @@ stored data changes unless a publication passed every check.
   (the spec's "discard any invalid values" cannot be applied per value).
 * The storage identity is ``identity_of(sender)``: the bare JID by default
   ("Storage of Prekeys Ensembles for XMPP").
+* :meth:`PrekeyServer.handle_batch` handles several messages at once and
+  answers the retrievals among them from one storage transaction (group
+  commit: one commit, one fsync on a durable store, for the whole batch);
+  a host drains its queue of retrievals in batches (:mod:`.batching`).
+  ``handle`` is a batch of one.
 * ``handle`` may be called from several threads at once (a lock guards the
   in-memory state; it is never held during cryptography or storage calls),
   so a host can answer cheap retrievals inline and verify publications on a
@@ -40,7 +45,7 @@ import hmac
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..crypto import kdf
@@ -61,7 +66,13 @@ from .fragments import (
     parse_fragment,
 )
 from .limits import RateLimits, allow_all
-from .storage.base import PrekeyStorage, StorageCaps, StorageRejected, StoredPublication
+from .storage.base import (
+    PrekeyStorage,
+    StorageCaps,
+    StorageRejected,
+    StoredPublication,
+    TakeRequest,
+)
 
 __all__ = ["PrekeyServer", "ServerSettings", "bare_jid", "is_retrieval"]
 
@@ -116,6 +127,15 @@ class ServerSettings:
         return frozenset({parts[-1].lower()})
 
 
+@dataclass(frozen=True)
+class _Retrieval:
+    """An Ensemble Query that passed the rate limits, waiting for its pop."""
+
+    query: msg.EnsembleQuery
+    requester: str
+    target: str
+
+
 class PrekeyServer:
     """One prekey server (several may share one storage)."""
 
@@ -160,7 +180,33 @@ class PrekeyServer:
 
     def handle(self, sender: str, text: str, now: float) -> list[str]:
         """Process one message body from ``sender``; return the reply bodies."""
+        (replies,) = self.handle_batch([(sender, text)], now)
+        return replies
+
+    def handle_batch(self, messages: Sequence[tuple[str, str]], now: float) -> list[list[str]]:
+        """Process ``(sender, body)`` pairs; return the replies of each, in order.
+        The retrievals among them take their Prekey Messages in one storage
+        transaction (:meth:`~.storage.base.PrekeyStorage.take_batch`: group
+        commit); if the storage raises, it raises and no reply of the batch
+        must be sent (nothing of it was committed)."""
         self.expire(now)
+        out: list[list[str]] = []
+        pending: list[tuple[int, _Retrieval]] = []
+        for sender, text in messages:
+            step = self._step(sender, text, now)
+            if isinstance(step, _Retrieval):
+                pending.append((len(out), step))
+                step = []
+            out.append(step)
+        if pending:
+            requests = [TakeRequest(r.target, r.requester, msg.MAX_ENSEMBLES) for _, r in pending]
+            taken = self.storage.take_batch(requests, now)
+            for (index, retrieval), ensembles in zip(pending, taken, strict=True):
+                out[index] = self._ensembles_reply(retrieval.query, ensembles)
+        return out
+
+    def _step(self, sender: str, text: str, now: float) -> list[str] | _Retrieval:
+        """Everything but the storage's pop: the replies, or the retrieval to make."""
         if len(text) > self.settings.max_message_chars:
             return []
         try:
@@ -192,7 +238,10 @@ class PrekeyServer:
 
     # -- retrieval -----------------------------------------------------------------
 
-    def _retrieve(self, sender: str, query: msg.EnsembleQuery, now: float) -> list[str]:
+    def _retrieve(
+        self, sender: str, query: msg.EnsembleQuery, now: float
+    ) -> list[str] | _Retrieval:
+        """Rate limits first (a refusal consumes no prekey), then the pop to make."""
         requester = self.settings.identity_of(sender)
         target = query.identity
         with self._lock:
@@ -200,12 +249,16 @@ class PrekeyServer:
         if not allowed:
             refusal = msg.NoEnsembles(query.sender_tag, target, RATE_LIMITED_TEXT)
             return self._reply(refusal.encode(), query.sender_tag)
-        ensembles: list[bytes] = []
-        if b"4" in query.versions:
-            ensembles = self.storage.take_ensembles(target, now, requester, msg.MAX_ENSEMBLES)
+        if b"4" not in query.versions:
+            return self._ensembles_reply(query, [])
+        return _Retrieval(query, requester, target)
+
+    def _ensembles_reply(self, query: msg.EnsembleQuery, ensembles: list[bytes]) -> list[str]:
         if not ensembles:
-            return self._reply(msg.NoEnsembles(query.sender_tag, target).encode(), query.sender_tag)
-        binary = msg.EnsembleRetrieval.encode_raw(query.sender_tag, target, ensembles)
+            return self._reply(
+                msg.NoEnsembles(query.sender_tag, query.identity).encode(), query.sender_tag
+            )
+        binary = msg.EnsembleRetrieval.encode_raw(query.sender_tag, query.identity, ensembles)
         return self._reply(binary, query.sender_tag)
 
     # -- DAKE ----------------------------------------------------------------------

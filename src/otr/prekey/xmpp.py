@@ -7,10 +7,13 @@ OTRv4 over XMPP", "Storage of Prekeys Ensembles for XMPP"), with slixmpp.
   ``fingerprint`` and whose name is the server's fingerprint in hex (112
   digits).  Every ``<message><body>`` goes to
   :meth:`otr.prekey.server.PrekeyServer.handle` with the sender's full JID;
-  the replies go back to that JID.  Retrieval queries (one storage
-  transaction each) are answered on the event loop; DAKE messages and
-  publications run on one worker thread, in arrival order, so the XMPP
-  connection never waits for a publication to be verified.
+  the replies go back to that JID.  Retrieval queries go to a
+  :class:`otr.prekey.batching.GroupCommit`: the queries that arrived while
+  the previous batch was being committed are answered from one storage
+  transaction (on the event loop unless ``threaded_retrievals``), and each
+  reply is sent after that commit.  DAKE messages and publications run on a
+  worker thread, in arrival order, so the XMPP connection never waits for a
+  publication to be verified.
 * :func:`discover` - a client's service discovery: disco#items of its
   domain, disco#info of each item, a random choice among the prekey servers
   found ("anyone should be able to use it ... randomly choose one"), then the
@@ -36,6 +39,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Message
 
 from . import client as pc
+from .batching import DEFAULT_MAX_BATCH, GroupCommit
 from .client import PrekeyClient
 from .server import PrekeyServer, is_retrieval
 
@@ -71,10 +75,15 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
         server: PrekeyServer,
         *,
         now: Callable[[], float] = time.time,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        threaded_retrievals: bool = False,
     ) -> None:
         super().__init__(jid, secret, host, port)  # type: ignore[no-untyped-call]
         self.prekey_server = server
         self._now = now
+        self.retrievals = GroupCommit(
+            server, now=now, max_batch=max_batch, threaded=threaded_retrievals
+        )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prekey")
         self.register_plugin("xep_0030")
         self.add_event_handler("session_start", self._session_start)
@@ -103,8 +112,9 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
         if not body:
             return
         sender = stanza["from"]
-        if is_retrieval(body):  # one storage transaction: answered inline
-            self._send(sender, mtype, self.prekey_server.handle(str(sender), body, self._now()))
+        if is_retrieval(body):  # answered in a batch, after the commit that covers it
+            pending = self.retrievals.submit(str(sender), body)
+            pending.add_done_callback(lambda done: self._finish(sender, mtype, done))
             return
         # DAKE messages cost ring signatures, publications batch proofs
         future = asyncio.get_running_loop().run_in_executor(
@@ -125,7 +135,8 @@ class PrekeyComponent(slixmpp.ComponentXMPP):
             self.send_message(mto=to, mbody=reply, mtype=mtype, mfrom=self.boundjid)
 
     def shutdown(self) -> None:
-        """Stop the worker thread (after disconnecting)."""
+        """Stop the worker threads (after disconnecting)."""
+        self.retrievals.shutdown()
         self._worker.shutdown(wait=True)
 
 

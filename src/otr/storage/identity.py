@@ -25,6 +25,7 @@ token or a quoted string).  Version 1, as :meth:`IdentityStore.to_bytes` lays it
       (ed448-long-term #<57-byte RFC 8032 symmetric key>#)
       (ed448-forging-public #<57-byte POINT F>#)
       (client-profile #<CLIENT-PROF>#)
+      (previous-client-profiles #<CLIENT-PROF># ...)
      )
     )
 
@@ -34,6 +35,10 @@ token or a quoted string).  Version 1, as :meth:`IdentityStore.to_bytes` lays it
   key, when the secret is kept) or ``ed448-forging-public`` (the point only) - come
   together, and ``client-profile`` needs them; at least one of the DSA key and the
   OTRv4 keys is present;
+* ``previous-client-profiles`` (optional, one or more values, newest first) are the
+  replaced Client Profiles kept until they expire
+  (:attr:`otr.v4.identity.Identity.previous_profiles`); each must carry these keys and
+  this instance tag, as ``client-profile``;
 * one ``identity`` per (account, protocol); fields in any order, each at most once; an
   unknown field, version or duplicate identity is an error.
 
@@ -87,6 +92,7 @@ _FIELDS = (
     b"ed448-forging",
     b"ed448-forging-public",
     b"client-profile",
+    b"previous-client-profiles",
 )
 
 
@@ -115,6 +121,9 @@ def _encode_identity(identity: Identity) -> bytes:
             out.append(_line(b"ed448-forging-public", _hex(forging.public.encode())))
     if identity.client_profile is not None:
         out.append(_line(b"client-profile", _hex(identity.client_profile.encode())))
+    if identity.previous_profiles:
+        values = b" ".join(_hex(p.encode()) for p in identity.previous_profiles)
+        out.append(_line(b"previous-client-profiles", values))
     out.append(b" )\n")
     return b"".join(out)
 
@@ -174,12 +183,26 @@ def _read_identity(node: SList, source: str | None) -> Identity:
             profile = ClientProfile.decode(f.atom(b"client-profile"))
         except ProfileError as exc:
             raise f.error(f"unreadable Client Profile: {exc}", where) from None
+    previous: list[ClientProfile] = []
+    if b"previous-client-profiles" in f:
+        where = f.parts[b"previous-client-profiles"]
+        values = where[1:]
+        if profile is None or not values or not all(isinstance(v, bytes) for v in values):
+            raise f.error(
+                "(previous-client-profiles ...) needs (client-profile ...) and one or more values",
+                where,
+            )
+        try:
+            previous = [ClientProfile.decode(v) for v in values if isinstance(v, bytes)]
+        except ProfileError as exc:
+            raise f.error(f"unreadable previous Client Profile: {exc}", where) from None
     if dsa_key is None and v4 is None:
         raise f.error("(identity ...) has neither a DSA key nor OTRv4 keys")
     try:
-        return Identity(account, protocol, tag, dsa_key, v4, profile)
+        return Identity(account, protocol, tag, dsa_key, v4, profile, previous)
     except ValueError as exc:
-        raise f.error(str(exc), f.parts.get(b"client-profile")) from None
+        culprit = f.parts.get(b"previous-client-profiles") or f.parts.get(b"client-profile")
+        raise f.error(str(exc), culprit) from None
 
 
 def _read_v4(f: _Fields) -> V4Keys | None:

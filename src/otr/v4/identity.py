@@ -29,6 +29,10 @@ allows OTRv3, ERRATA D.1 B.15); without one it advertises ``"4"``.
 :meth:`Identity.renew_profile` accepts other versions explicitly (e.g. ``"4"`` with a
 DSA key, for the standalone mode).
 
+A replaced profile that has not expired is kept in
+:attr:`Identity.previous_profiles` until it expires: Bob's Prekey Ensembles published
+before the renewal carry it, and an offline start built on one is still accepted.
+
 The file format is :mod:`otr.storage.identity`'s.
 """
 
@@ -43,6 +47,7 @@ from .keys import Ed448KeyPair, ForgingKey, fingerprint
 from .profiles import MIN_INSTANCE_TAG, ClientProfile, ProfileError, build_client_profile
 
 __all__ = [
+    "MAX_PREVIOUS_PROFILES",
     "PROFILE_RENEW_BEFORE",
     "PROFILE_VALIDITY",
     "Identity",
@@ -54,6 +59,9 @@ PROFILE_VALIDITY: Final = 14 * 24 * 3600
 """Seconds a new Client Profile is valid (otr4j: 14 days)."""
 PROFILE_RENEW_BEFORE: Final = 12 * 3600
 """Seconds before its expiration that a Client Profile is renewed (otr4j: 12 hours)."""
+MAX_PREVIOUS_PROFILES: Final = 4
+"""Replaced, unexpired Client Profiles kept (:attr:`Identity.previous_profiles`); a
+renewal every 13.5 days leaves one."""
 
 
 def random_instance_tag(rng: Rng) -> int:
@@ -94,20 +102,26 @@ class Identity:
     dsa_key: DSAPrivateKey | None = field(default=None, repr=False)
     v4: V4Keys | None = field(default=None, repr=False)
     client_profile: ClientProfile | None = field(default=None, repr=False)
+    previous_profiles: list[ClientProfile] = field(default_factory=list, repr=False)
+    """Client Profiles replaced by :meth:`renew_profile` that have not expired yet
+    (newest first, at most :data:`MAX_PREVIOUS_PROFILES`): Prekey Ensembles
+    published before a renewal carry them, so offline starts built on them are
+    still accepted (:mod:`otr.v4.offline`)."""
 
     def __post_init__(self) -> None:
         if not MIN_INSTANCE_TAG <= self.instance_tag <= 0xFFFFFFFF:
             raise ValueError("the instance tag must be in [0x100, 0xffffffff]")
         if self.dsa_key is None and self.v4 is None:
             raise ValueError("an identity needs a DSA key, OTRv4 keys or both")
-        profile = self.client_profile
-        if profile is not None and (
-            self.v4 is None
-            or profile.public_key != self.v4.long_term.public
-            or profile.forging_key != self.v4.forging.public
-            or profile.instance_tag != self.instance_tag
-        ):
-            raise ValueError("the Client Profile does not belong to this identity")
+        profiles = [self.client_profile] if self.client_profile is not None else []
+        for profile in profiles + self.previous_profiles:
+            if (
+                self.v4 is None
+                or profile.public_key != self.v4.long_term.public
+                or profile.forging_key != self.v4.forging.public
+                or profile.instance_tag != self.instance_tag
+            ):
+                raise ValueError("the Client Profile does not belong to this identity")
 
     @classmethod
     def generate(
@@ -175,6 +189,7 @@ class Identity:
         if "3" in vers and self.dsa_key is None:
             raise ValueError("advertising OTRv3 in the Client Profile needs the DSA key")
         current = self.client_profile
+        self.previous_profiles = [p for p in self.previous_profiles if p.expiration > now]
         if current is not None and self._profile_matches(current, vers):
             try:
                 current.validate(now + PROFILE_RENEW_BEFORE)
@@ -182,6 +197,13 @@ class Identity:
                 pass
             else:
                 return False
+        if (
+            current is not None
+            and current.expiration > now
+            and self._profile_matches(current, None)
+        ):
+            kept = [current, *self.previous_profiles]
+            self.previous_profiles = kept[:MAX_PREVIOUS_PROFILES]
         self.client_profile = build_client_profile(
             self.v4.long_term,
             self.v4.forging.public,

@@ -24,9 +24,18 @@ for :class:`otr.v4.session.V4Session`, and owns the rules around it:
   store (one use; the store persists the removal) and adopts the new state.
   A forged, mutated or truncated message therefore burns nothing, and a
   second Non-Interactive-Auth message naming the same prekey is rejected
-  (:class:`UnknownPrekey`).  Only our current Client Profile is tried as
-  Bob's (a renewed profile makes messages built on the old one fail; the
-  application keeps the old Conversation identity for the overlap period).
+  (:class:`UnknownPrekey`).  Our current Client Profile is tried first,
+  then the previous ones that have not expired (an ensemble Alice retrieved
+  before Bob renewed his profile carries the old one):
+  :attr:`otr.v4.identity.Identity.previous_profiles` keeps them.
+* **The prekey's removal cannot be saved** (an OSError from the store, e.g. a
+  full disk): the store has already forgotten the secret, so this process
+  never uses it again; the session is established and the message read (not
+  lost), and :class:`OfflineAccepted` says why the removal is unsaved - the
+  session reports it as :class:`otr.events.PrekeyNotSaved`.  The store saves
+  the removal with its next successful write; until then a restart would
+  find the secret in the old file (a replayed Non-Interactive-Auth message
+  would then be accepted a second time), which is why the application is told.
 * **Versions**: Alice's Client Profile must offer version 4 (Bob's is checked
   with the ensemble, :meth:`otr.v4.prekeys.PrekeyEnsemble.validate`).
 * **Reduced deniability** (otr-v4.md "Offline Conversation Initialization":
@@ -56,6 +65,7 @@ from .profiles import ClientProfile, PrekeyProfile
 from .ratchet import DoubleRatchet, RatchetLimits
 
 __all__ = [
+    "OfflineAccepted",
     "OfflineKeys",
     "OfflineStart",
     "PrekeyStore",
@@ -81,7 +91,9 @@ class PrekeyStore(Protocol):
 
     def take_prekey(self, identifier: int) -> PrekeyMessageSecrets | None:
         """The secrets of prekey message ``identifier``, removed (and the removal
-        persisted) so that it is used once."""
+        persisted) so that it is used once.  If persisting fails it raises OSError
+        *after* removing them from memory (so they are never used again by this
+        process) and persists the removal with its next successful save."""
         ...
 
     def shared_prekey(self, public: bytes) -> Ed448KeyPair | None:
@@ -187,65 +199,89 @@ def _verify(
     message: NonInteractiveAuth,
     secrets: PrekeyMessageSecrets,
     offline: OfflineKeys,
-    profile: ClientProfile,
+    profiles: Sequence[ClientProfile],
     keypair: Ed448KeyPair,
     account: str,
     peer: str,
     now: float,
-) -> xzdh.XZDHKeys:
-    """Verify with each of our Prekey Profiles of the instance (spec "To verify a
-    Non-Interactive-Auth message"); the last AuthenticationFailed if none fits."""
+) -> tuple[xzdh.XZDHKeys, ClientProfile]:
+    """Verify with each of our Client Profiles (the current one first, then the
+    previous ones still valid: Alice may hold an ensemble published before a
+    renewal) and each of our Prekey Profiles of the instance (spec "To verify a
+    Non-Interactive-Auth message"); the keys and the Client Profile that fits,
+    or the last AuthenticationFailed if none does."""
     failure: RemoteProtocolError = RemoteProtocolError(
         "no Prekey Profile of ours for this instance whose shared prekey we hold"
     )
-    for prekey_profile in offline.prekey_profiles:
-        if prekey_profile.instance_tag != profile.instance_tag:
-            continue
-        shared = offline.store.shared_prekey(prekey_profile.shared_prekey.encode())
-        if shared is None:
-            continue
-        try:
-            return xzdh.bob_receive(
-                message,
-                prekey=secrets,
-                our_profile=profile,
-                our_prekey_profile=prekey_profile,
-                our_keypair=keypair,
-                shared_prekey=shared,
-                now=now,
-                our_id=account,
-                their_id=peer,
-            )
-        except AuthenticationFailed as exc:
-            failure = exc  # perhaps built on another (overlapping) Prekey Profile
+    tag = profiles[0].instance_tag
+    for profile in profiles:
+        if profile.expiration <= now:
+            continue  # an expired profile of ours is not offered (nor accepted)
+        for prekey_profile in offline.prekey_profiles:
+            if prekey_profile.instance_tag != tag:
+                continue
+            shared = offline.store.shared_prekey(prekey_profile.shared_prekey.encode())
+            if shared is None:
+                continue
+            try:
+                keys = xzdh.bob_receive(
+                    message,
+                    prekey=secrets,
+                    our_profile=profile,
+                    our_prekey_profile=prekey_profile,
+                    our_keypair=keypair,
+                    shared_prekey=shared,
+                    now=now,
+                    our_id=account,
+                    their_id=peer,
+                )
+            except AuthenticationFailed as exc:
+                failure = exc  # perhaps built on another (overlapping) profile
+                continue
+            return keys, profile
     raise failure
+
+
+@dataclass(frozen=True)
+class OfflineAccepted:
+    """Bob's side of an accepted offline start."""
+
+    result: DakeResult
+    ratchet: DoubleRatchet
+    unsaved: str | None = None
+    """Why the store could not persist the prekey's removal (an OSError), or
+    None: the prekey is gone from the store's memory either way."""
 
 
 def bob_offline(
     message: NonInteractiveAuth,
     *,
     offline: OfflineKeys,
-    profile: ClientProfile,
+    profiles: Sequence[ClientProfile],
     keypair: Ed448KeyPair,
     account: str,
     peer: str,
     rng: Rng,
     now: float,
     limits: RatchetLimits,
-) -> tuple[DakeResult, DoubleRatchet]:
+) -> OfflineAccepted:
     """Accept a Non-Interactive-Auth message (spec "Receiving a
-    Non-Interactive-Auth Message").  Raises :class:`UnknownPrekey`,
-    :class:`~otr.errors.AuthenticationFailed`, a ProfileError or another
-    :class:`~otr.errors.RemoteProtocolError` with nothing changed; on success
-    the prekey has been taken from the store (the last step)."""
-    if message.receiver_tag != profile.instance_tag:
+    Non-Interactive-Auth Message").  ``profiles``: our current Client Profile,
+    then the previous ones (tried while they have not expired).  Raises
+    :class:`UnknownPrekey`, :class:`~otr.errors.AuthenticationFailed`, a
+    ProfileError or another :class:`~otr.errors.RemoteProtocolError` with
+    nothing changed; on success the prekey has been taken from the store (the
+    last step; see :class:`OfflineAccepted` when its removal could not be
+    saved)."""
+    our_tag = profiles[0].instance_tag
+    if message.receiver_tag != our_tag:
         raise RemoteProtocolError("Non-Interactive-Auth for another instance")
     secrets = offline.store.prekey(message.prekey_identifier)
-    if secrets is None or secrets.instance_tag != profile.instance_tag:
+    if secrets is None or secrets.instance_tag != our_tag:
         raise UnknownPrekey("Non-Interactive-Auth names a prekey we do not hold (used or unknown)")
     if 4 not in message.client_profile.supported_versions:
         raise RemoteProtocolError("the sender's Client Profile does not offer version 4")
-    keys = _verify(message, secrets, offline, profile, keypair, account, peer, now)
+    keys, profile = _verify(message, secrets, offline, profiles, keypair, account, peer, now)
     result = DakeResult(
         role="bob",
         ssid=keys.ssid,
@@ -257,12 +293,18 @@ def bob_offline(
         their_dh=message.first_dh,
         our_profile=profile,
         their_profile=message.client_profile,
-        our_instance=profile.instance_tag,
+        our_instance=our_tag,
         their_instance=message.sender_tag,
     )
     ratchet = DoubleRatchet.from_first_chain(
         result, keys.root_key, keys.chain_key, keys.brace_key, rng, now, limits
     )
-    if offline.store.take_prekey(message.prekey_identifier) is None:  # pragma: no cover
+    try:
+        taken = offline.store.take_prekey(message.prekey_identifier)
+    except OSError as exc:
+        # The store forgot the secret before it failed to save (PrekeyStore): it is
+        # never used again by this process, and the message is not lost.
+        return OfflineAccepted(result, ratchet, f"{type(exc).__name__}: {exc.strerror or exc}")
+    if taken is None:  # pragma: no cover
         raise UnknownPrekey("the prekey was used meanwhile")
-    return result, ratchet
+    return OfflineAccepted(result, ratchet)

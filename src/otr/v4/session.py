@@ -29,6 +29,13 @@ Decisions (ERRATA part B, as otr4j resolves them, part D):
   Received data messages of the first ratchet that overtake the Auth-I message
   we wait for are held (``V4Settings.early_messages``, ``early_message_age``)
   and read once the DAKE completes (spec "Receiving a Data Message").
+  Likewise, while an instance has no session and we accept offline starts,
+  its data messages of the first ratchet are held in case they overtook the
+  Non-Interactive-Auth message that starts their session (``Limits``:
+  ``offline_early_count``, ``offline_early_bytes``, ``offline_early_age``):
+  read once it arrives or an interactive DAKE completes (one that does not
+  open on the new keys is reported unreadable), or reported as unreadable -
+  the peer told (ERROR_2) - when neither happens in time.
 * **Plaintext** (D.2): ``text (NUL -> '?') || 0x00 || TLVs``, always with the
   NUL.  User messages have flags 0; SMP, disconnect, extra-key and heartbeat
   messages set IGNORE_UNREADABLE.
@@ -185,6 +192,9 @@ class V4Credentials:
     prekeys: OfflineKeys | None = field(default=None, compare=False, repr=False)
     """Bob's side of offline starts (his prekey secrets and Prekey Profiles); None:
     Non-Interactive-Auth messages are rejected."""
+    previous_profiles: tuple[ClientProfile, ...] = field(default=(), compare=False, repr=False)
+    """Our previous Client Profiles (replaced by a renewal, not expired): offline
+    starts built on an ensemble that carries one are accepted too."""
 
     @classmethod
     def from_identity(cls, identity: Identity) -> V4Credentials:
@@ -194,7 +204,13 @@ class V4Credentials:
         when :attr:`otr.v4.identity.Identity.client_profile` changed)."""
         if identity.v4 is None or identity.client_profile is None:
             raise LocalProtocolError("the identity has no OTRv4 keys or Client Profile")
-        return cls(identity.v4.long_term, identity.v4.forging, identity.client_profile, identity)
+        return cls(
+            identity.v4.long_term,
+            identity.v4.forging,
+            identity.client_profile,
+            identity,
+            previous_profiles=tuple(identity.previous_profiles),
+        )
 
 
 @dataclass(frozen=True)
@@ -232,18 +248,23 @@ class V4Protocol:
         peer: str,
         rng: Rng,
         settings: V4Settings | None = None,
+        limits: Limits | None = None,
     ) -> None:
         keypair = credentials.keypair
         forging_key = credentials.forging_key
         self.keypair = keypair
         self.forging_key = forging_key
         self.profile = credentials.profile
+        self.previous_profiles: list[ClientProfile] = list(credentials.previous_profiles)
+        """Client Profiles replaced by a renewal, kept until they expire."""
         self.prekeys = credentials.prekeys
         self.our_instance = our_instance
         self.account = account
         self.peer = peer
         self.rng = rng
         self.settings = settings or V4Settings()
+        self.limits = limits if limits is not None else Limits()
+        """The conversation's limits (the offline early-message hold)."""
         self.our_fingerprint = fingerprint(keypair.public, forging_key.public)
         self.identity = credentials.identity
         self.master_dake = self.new_dake()
@@ -281,9 +302,28 @@ class V4Protocol:
             or profile.instance_tag != self.our_instance
         ):
             raise LocalProtocolError("the Client Profile is not this identity's")
+        if profile.encode() != self.profile.encode():
+            self.previous_profiles = [self.profile, *self.previous_profiles]
         self.profile = profile
         if self.master_dake.state is DakeState.START:
             self.master_dake = self.new_dake()
+
+    def offline_profiles(self, now: float) -> list[ClientProfile]:
+        """Our Client Profiles a Non-Interactive-Auth message may be built on: the
+        current one, then the previous ones that have not expired (an ensemble
+        retrieved before a renewal carries the old one; :mod:`otr.v4.offline`)."""
+        kept = self.previous_profiles
+        if self.identity is not None:
+            kept = kept + self.identity.previous_profiles
+        out = [self.profile]
+        seen = {self.profile.encode()}
+        for profile in kept:
+            encoded = profile.encode()
+            if profile.expiration > now and encoded not in seen:
+                seen.add(encoded)
+                out.append(profile)
+        self.previous_profiles = [p for p in self.previous_profiles if p.expiration > now]
+        return out
 
     def new_dake(self, their_instance: int = 0) -> Dake:
         return Dake(
@@ -373,6 +413,9 @@ class V4Session(SmpSessionMixin):
         self.their_fingerprint = b""
         self.last_sent = float("-inf")
         self._early: list[tuple[DataMessage4, float]] = []
+        self._offline_early: list[tuple[DataMessage4, float, int]] = []
+        """Data messages that may precede a Non-Interactive-Auth: (message, arrival,
+        encoded size), bounded by the ``offline_early_*`` limits."""
 
     # ------------------------------------------------------------------ status
 
@@ -392,7 +435,7 @@ class V4Session(SmpSessionMixin):
 
     def receive(self, version: int, message: object, binary: bytes, now: float) -> list[Output]:
         if isinstance(message, DataMessage4):
-            return self._receive_data(message, now)
+            return self._receive_data(message, now, len(binary))
         if isinstance(message, IdentityMessage | AuthRMessage | AuthIMessage):
             return self._receive_dake(message, now)
         if isinstance(message, NonInteractiveAuth):
@@ -443,7 +486,7 @@ class V4Session(SmpSessionMixin):
                 self.last_sent = now  # a DAKE message counts as sent (heartbeat timer)
             out += secured
             if secured:
-                out += self._release_early(now)
+                out += self._release_early(now) + self._release_offline(now)
             return out
         assert failure is not None
         raise failure
@@ -482,10 +525,10 @@ class V4Session(SmpSessionMixin):
             return []  # spec: "If the state is FINISHED: Ignore the message"
         if proto.prekeys is None:
             raise RemoteProtocolError("Non-Interactive-Auth refused: we published no prekeys")
-        result, ratchet = bob_offline(
+        accepted = bob_offline(
             message,
             offline=proto.prekeys,
-            profile=proto.profile,
+            profiles=proto.offline_profiles(now),
             keypair=proto.keypair,
             account=proto.account,
             peer=proto.peer,
@@ -493,10 +536,12 @@ class V4Session(SmpSessionMixin):
             now=now,
             limits=proto.settings.ratchet,
         )
-        secured = self._secured(result, now, ratchet)
+        secured = self._secured(accepted.result, now, accepted.ratchet)
         self.dake.reset()
         self._early = []  # "there is no way these messages are valid for the current DAKE"
-        return secured
+        if accepted.unsaved is not None:
+            secured.append(ev.PrekeyNotSaved(message.prekey_identifier, accepted.unsaved))
+        return secured + self._release_offline(now)
 
     def _secured(
         self, result: DakeResult, now: float, offline: DoubleRatchet | None = None
@@ -534,21 +579,14 @@ class V4Session(SmpSessionMixin):
             )
         ]
 
-    def _receive_data(self, message: DataMessage4, now: float) -> list[Output]:
-        """Spec "Receiving a Data Message" (version 4)."""
+    def _receive_data(self, message: DataMessage4, now: float, size: int = 0) -> list[Output]:
+        """Spec "Receiving a Data Message" (version 4); ``size``: its encoded bytes."""
         ignore = bool(message.flags & FLAG_IGNORE_UNREADABLE)
         ratchet = self.ratchet
         if self.msgstate is not MsgState.ENCRYPTED or ratchet is None:
-            if self._hold_early(message, now):
+            if self._hold_early(message, now) or self._hold_offline(message, now, size):
                 return []
-            if ignore:
-                return []
-            return [
-                ev.MessageUnreadable(
-                    "encrypted message received outside a private conversation", peer_told=True
-                ),
-                self._protocol.error(ERROR_NOT_IN_PRIVATE),
-            ]
+            return self._not_in_private(message)
         try:
             opened = ratchet.open(message, now)
         except RemoteProtocolError as exc:
@@ -559,6 +597,76 @@ class V4Session(SmpSessionMixin):
                 self._protocol.error(ERROR_UNREADABLE),
             ]
         return self._deliver(opened.plaintext, opened.extra_key, now)
+
+    def _not_in_private(self, message: DataMessage4, why: str = "") -> list[Output]:
+        """An encrypted message we have no session for: reported, the peer told
+        (ERROR_2), unless it has IGNORE_UNREADABLE."""
+        if message.flags & FLAG_IGNORE_UNREADABLE:
+            return []
+        return [
+            ev.MessageUnreadable(
+                "encrypted message received outside a private conversation" + why,
+                peer_told=True,
+            ),
+            self._protocol.error(ERROR_NOT_IN_PRIVATE),
+        ]
+
+    def _hold_offline(self, message: DataMessage4, now: float, size: int) -> bool:
+        """Keep a data message of the first ratchet that may precede the
+        Non-Interactive-Auth message starting its session (spec "Receiving a
+        Non-Interactive-Auth Message": Alice sends her first data messages right
+        after it; the network or a server may reorder them), bounded by the
+        ``offline_early_*`` limits; True if kept."""
+        proto = self._protocol
+        limits = proto.limits
+        if (
+            self.msgstate is not MsgState.PLAINTEXT
+            or proto.prekeys is None
+            or not proto.settings.mode.allows_offline
+            or message.ratchet_id != 0
+            or message.sender_tag != self.their_instance
+        ):
+            return False
+        held = self._offline_early
+        if len(held) >= limits.offline_early_count:
+            return False
+        if sum(n for _, _, n in held) + size > limits.offline_early_bytes:
+            return False
+        held.append((message, now, size))
+        return True
+
+    def _expire_offline(self, now: float) -> list[Output]:
+        """Report the held messages whose Non-Interactive-Auth did not come in time."""
+        age = self._protocol.limits.offline_early_age
+        out: list[Output] = []
+        keep = []
+        for message, t, size in self._offline_early:
+            if now - t >= age:
+                out += self._not_in_private(message, " (no Non-Interactive-Auth message came)")
+            else:
+                keep.append((message, t, size))
+        self._offline_early = keep
+        return out
+
+    def _release_offline(self, now: float) -> list[Output]:
+        """A DAKE completed - the Non-Interactive-Auth message came, or an
+        interactive DAKE finished first: read the data messages held for it (one
+        that does not open on the new keys is reported as unreadable, the peer
+        not told: we have a session with it now)."""
+        out = self._expire_offline(now)
+        held, self._offline_early = self._offline_early, []
+        for message, _t, _size in held:
+            assert self.ratchet is not None
+            try:
+                opened = self.ratchet.open(message, now)
+            except RemoteProtocolError as exc:
+                if not message.flags & FLAG_IGNORE_UNREADABLE:
+                    out.append(ev.MessageUnreadable(f"unreadable encrypted message: {exc}"))
+                continue
+            out += self._deliver(opened.plaintext, opened.extra_key, now)
+            if self.msgstate is not MsgState.ENCRYPTED:
+                break  # a disconnect TLV ended the session
+        return out
 
     def _hold_early(self, message: DataMessage4, now: float) -> bool:
         """Keep a data message of the first ratchet that arrived before the Auth-I
@@ -706,22 +814,28 @@ class V4Session(SmpSessionMixin):
         return [ev.ExtraSymmetricKey(key, use, usedata, "local"), _transmit(sealed.message)]
 
     def next_deadline(self) -> float | None:
-        """Session expiry (spec "Session Expiration")."""
-        if self.ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
-            return None
-        return self.ratchet.expires_at()
+        """Session expiry (spec "Session Expiration"); the first held message that
+        waits in vain for its Non-Interactive-Auth."""
+        deadlines = []
+        if self._offline_early:
+            deadlines.append(self._offline_early[0][1] + self._protocol.limits.offline_early_age)
+        if self.ratchet is not None and self.msgstate is MsgState.ENCRYPTED:
+            deadlines.append(self.ratchet.expires_at())
+        return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> list[Output]:
+        out = self._expire_offline(now) if self._offline_early else []
         ratchet = self.ratchet
         if ratchet is None or self.msgstate is not MsgState.ENCRYPTED:
-            return []
+            return out
         ratchet.expire_skipped(now)
         if not ratchet.expired(now):
-            return []
+            return out
         plaintext = encode_plaintext("", (Tlv(tlv.DISCONNECTED),))
         sealed = ratchet.seal(plaintext, FLAG_IGNORE_UNREADABLE, now, reveal_pending=True)
         self._forget(MsgState.FINISHED)
         return [
+            *out,
             _transmit(sealed.message),
             ev.Warning("the private conversation expired"),
             ev.SessionFinished(self.their_instance),

@@ -12,6 +12,7 @@ from .base import (
     StorageRejected,
     StorageRejection,
     StoredPublication,
+    TakeRequest,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "StorageRejected",
     "StorageRejection",
     "StoredPublication",
+    "TakeRequest",
     "open_storage",
 ]
 

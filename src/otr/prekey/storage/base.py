@@ -18,6 +18,14 @@ Storage Status shows it gone and it is topped up; :meth:`purge` removes
 delivered records after a retention period (their identifiers stay taken
 until then, so a replayed publication cannot resurrect a used prekey).
 
+**Group commit.**  :meth:`PrekeyStorage.take_batch` serves many retrievals
+in one transaction - one commit, so one WAL fsync on a durable store,
+instead of one per retrieval.  It is all or nothing: if it raises (a
+statement failed part-way, the commit failed, the connection broke), no
+Prekey Message of the batch is marked delivered, and the caller sends no
+reply of the batch; the replies go out only after the commit that covers
+them returned.  :meth:`take_ensembles` is a batch of one.
+
 Identifiers are unique per (identity, instance tag), delivered ones included:
 a publication repeating one is rejected as a whole.  Caps per identity bound
 the number of instance tags and of stored Prekey Messages per instance tag
@@ -41,6 +49,7 @@ __all__ = [
     "StorageRejected",
     "StorageRejection",
     "StoredPublication",
+    "TakeRequest",
 ]
 
 
@@ -81,6 +90,16 @@ class StoredPublication:
 
 
 @dataclass(frozen=True)
+class TakeRequest:
+    """One retrieval of a batch: the ensembles of ``identity`` for ``requester``."""
+
+    identity: str
+    requester: str
+    limit: int = 255
+    """At most this many instance tags (ensembles)."""
+
+
+@dataclass(frozen=True)
 class DeliveredPrekey:
     identity: str
     instance_tag: int
@@ -107,7 +126,6 @@ class PrekeyStorage(ABC):
     def count_prekeys(self, identity: str, instance_tag: int) -> int:
         """Prekey Messages stored and not yet delivered."""
 
-    @abstractmethod
     def take_ensembles(
         self, identity: str, now: float, requester: str, limit: int = 255
     ) -> list[bytes]:
@@ -115,6 +133,14 @@ class PrekeyStorage(ABC):
         an unexpired Prekey Profile and an undelivered Prekey Message (at most
         ``limit`` tags): mark one such message delivered and return the encoded
         ensemble ``CLIENT-PROF || PREKEY-PROF || prekey message``."""
+        (ensembles,) = self.take_batch([TakeRequest(identity, requester, limit)], now)
+        return ensembles
+
+    @abstractmethod
+    def take_batch(self, requests: Sequence[TakeRequest], now: float) -> list[list[bytes]]:
+        """:meth:`take_ensembles` for every request, in order, in one transaction
+        (one commit): all or nothing.  Two requests for one identity get
+        different Prekey Messages.  Returns one list of ensembles per request."""
 
     @abstractmethod
     def delivered(self, identity: str) -> list[DeliveredPrekey]:

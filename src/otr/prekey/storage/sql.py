@@ -4,7 +4,8 @@ that uses ``%s`` translates them.  A back end supplies the connection per
 thread, how a write transaction starts, its column types and the locking
 clause of the pop.
 
-The pop is one statement per instance tag inside the retrieval's transaction::
+The pop is one statement per instance tag inside the transaction of the
+retrieval (or of the batch of retrievals, :meth:`SqlStorage.take_batch`)::
 
     UPDATE prekey_messages SET delivered_at = ?, requester = ?
      WHERE (identity, instance_tag, identifier) =
@@ -20,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +32,7 @@ from .base import (
     StorageRejected,
     StorageRejection,
     StoredPublication,
+    TakeRequest,
 )
 
 __all__ = ["SqlStorage"]
@@ -206,32 +208,34 @@ class SqlStorage(PrekeyStorage):
         with self._read() as cur:
             return self._count(cur, identity, instance_tag)
 
-    def take_ensembles(
-        self, identity: str, now: float, requester: str, limit: int = 255
-    ) -> list[bytes]:
-        out: list[bytes] = []
+    def take_batch(self, requests: Sequence[TakeRequest], now: float) -> list[list[bytes]]:
         with self._write() as cur:
-            profiles = self._execute(
+            return [self._take(cur, request, now) for request in requests]
+
+    def _take(self, cur: Any, request: TakeRequest, now: float) -> list[bytes]:
+        identity, requester = request.identity, request.requester
+        out: list[bytes] = []
+        profiles = self._execute(
+            cur,
+            "SELECT c.instance_tag, c.body, p.body FROM client_profiles c"
+            " JOIN prekey_profiles p ON p.identity = c.identity"
+            " AND p.instance_tag = c.instance_tag"
+            " WHERE c.identity = ? AND c.expiration > ? AND p.expiration > ?"
+            " ORDER BY c.instance_tag LIMIT ?",
+            (identity, int(now), int(now), request.limit),
+        ).fetchall()
+        for tag, client_profile, prekey_profile in profiles:
+            row = self._execute(
                 cur,
-                "SELECT c.instance_tag, c.body, p.body FROM client_profiles c"
-                " JOIN prekey_profiles p ON p.identity = c.identity"
-                " AND p.instance_tag = c.instance_tag"
-                " WHERE c.identity = ? AND c.expiration > ? AND p.expiration > ?"
-                " ORDER BY c.instance_tag LIMIT ?",
-                (identity, int(now), int(now), limit),
-            ).fetchall()
-            for tag, client_profile, prekey_profile in profiles:
-                row = self._execute(
-                    cur,
-                    "UPDATE prekey_messages SET delivered_at = ?, requester = ?"
-                    " WHERE identity = ? AND instance_tag = ? AND identifier ="
-                    " (SELECT identifier FROM prekey_messages WHERE identity = ?"
-                    " AND instance_tag = ? AND delivered_at IS NULL LIMIT 1"
-                    f"{self.pop_lock_clause}) RETURNING body",
-                    (now, requester, identity, tag, identity, tag),
-                ).fetchone()
-                if row is not None:
-                    out.append(bytes(client_profile) + bytes(prekey_profile) + bytes(row[0]))
+                "UPDATE prekey_messages SET delivered_at = ?, requester = ?"
+                " WHERE identity = ? AND instance_tag = ? AND identifier ="
+                " (SELECT identifier FROM prekey_messages WHERE identity = ?"
+                " AND instance_tag = ? AND delivered_at IS NULL LIMIT 1"
+                f"{self.pop_lock_clause}) RETURNING body",
+                (now, requester, identity, tag, identity, tag),
+            ).fetchone()
+            if row is not None:
+                out.append(bytes(client_profile) + bytes(prekey_profile) + bytes(row[0]))
         return out
 
     def delivered(self, identity: str) -> list[DeliveredPrekey]:

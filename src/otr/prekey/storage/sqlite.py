@@ -10,8 +10,12 @@ server process at any point never hands a prekey out twice.  With the default
 crash* may roll back the last commits - including the "delivered" mark of a
 prekey whose reply already left, which could then be handed out again.
 ``durable=True`` selects ``synchronous=FULL`` (an fsync per commit): no such
-window, at the disk's fsync rate (a few hundred retrievals per second on the
-development machine instead of several thousand).
+window, at the disk's fsync rate per *commit*: the server answers the
+retrievals that arrive during a commit from the next one (group commit,
+:mod:`otr.prekey.batching`), so a durable store still serves thousands of
+retrievals per second.  Several processes may share the file, but SQLite
+serialises writers: a second process adds no throughput (``bench/bench_prekey.py``
+shows 1 and 2 processes); PostgreSQL is the back end that scales with processes.
 """
 
 from __future__ import annotations
