@@ -2,7 +2,8 @@
 
 ``otr._speedups`` (src/otr/_speedups.c, against OpenSSL's libcrypto) and
 ``otr._bignum`` (src/otr/_bignum.c: constant-time modular exponentiation, also
-libcrypto) are ``optional``: without a compiler or the headers the package installs and runs
+libcrypto) and ``otr._decaf`` (src/otr/_decaf.c: Ed448 scalar multiplication, against
+libdecaf) are ``optional``: without a compiler or the headers the package installs and runs
 in pure Python (see otr.accelerator).
 """
 
@@ -20,6 +21,13 @@ setup(
             "otr._bignum",
             sources=["src/otr/_bignum.c"],
             libraries=["crypto"],
+            optional=True,
+        ),
+        Extension(
+            "otr._decaf",
+            sources=["src/otr/_decaf.c"],
+            include_dirs=["/usr/include/decaf"],
+            libraries=["decaf"],
             optional=True,
         ),
     ]

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import gmpy2
 import pytest
+from Crypto.PublicKey import ECC
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import SPEC_VECTORS, load_v4_generator
+from otr import accelerator
 from otr.crypto import ed448, kdf
 from otr.crypto.ed448 import COFACTOR, IDENTITY, G, P, Point, Q
 from otr.errors import DecodeError, InvalidGroupElement
@@ -165,14 +169,14 @@ def test_mixed_torsion_points_rejected(k: int, t: Point) -> None:
 
 
 def _slow_subgroup_check(p: Point) -> bool:
-    return bool(p._ecc * Q == IDENTITY._ecc)
+    return bool(p._as_ecc() * Q == IDENTITY._as_ecc())
 
 
 @given(scalars, st.sampled_from([None, T2, T4, T4_NEG]))
 def test_subgroup_test_agrees_with_multiplying_by_q(k: int, t: Point | None) -> None:
     # One point of each coset of the prime-order subgroup (E = Z/4 x Z/q).
     p = G * k if t is None else G * k + t
-    fresh = Point(p._ecc)  # no cached answer
+    fresh = Point(p._as_ecc())  # no cached answer
     x, y = p.xy
     assert ed448._in_four_e(x, y) is (t is None)
     assert fresh.in_prime_order_subgroup() is _slow_subgroup_check(p) is (t is None)
@@ -184,7 +188,7 @@ def test_subgroup_test_on_decoded_points(data: bytes) -> None:
         p = ed448.decode_point_unchecked(data)
     except InvalidGroupElement:
         return
-    assert Point(p._ecc).in_prime_order_subgroup() is _slow_subgroup_check(p)
+    assert Point(p._as_ecc()).in_prime_order_subgroup() is _slow_subgroup_check(p)
 
 
 def test_subgroup_test_small_points() -> None:
@@ -256,6 +260,97 @@ def test_point_operator_type_errors() -> None:
     assert G != "G"
     assert G * 0 == IDENTITY and G * Q == IDENTITY
     assert "Point(" in repr(G)
+
+
+# --- libdecaf (otr._decaf) against pycryptodome ------------------------------------
+# pycryptodome is the oracle here: its own C arithmetic on the curve, independent of
+# libdecaf.  Every result is compared through its encoding.
+
+needs_decaf = pytest.mark.skipif(accelerator.decaf is None, reason="otr._decaf not built")
+
+
+def _pyc(point: Point) -> Any:
+    """The point as a pycryptodome EccPoint, computed without libdecaf."""
+    x, y = ed448._decode_xy(point.encode())
+    return ECC.EccPoint(x, y, curve="Ed448")  # type: ignore[attr-defined]
+
+
+def _enc(ecc: Any) -> bytes:
+    x, y = ecc.xy
+    return (int(y) | ((int(x) & 1) << 455)).to_bytes(57, "little")
+
+
+def test_decaf_is_used_when_built() -> None:
+    if os.environ.get("OTR_REQUIRE_ACCELERATOR"):
+        assert accelerator.decaf is not None
+    p = G * 5
+    assert (p._dp is not None) == (accelerator.decaf is not None)
+
+
+@needs_decaf
+@given(scalars, scalars, scalars)
+def test_decaf_arithmetic_matches_pycryptodome(a: int, b: int, k: int) -> None:
+    g = _pyc(G)
+    pa = ed448.decode_point(_enc(g * a))  # from the wire: libdecaf's "ratio 1" form
+    pb = G * b  # a product: the "ratio 4" form
+    assert pa._dp is None and pb._dp is not None
+    assert (G * k).encode() == _enc(g * k)
+    assert (pa * k).encode() == _enc(g * (a * k % Q))
+    assert (pb * k).encode() == _enc(g * (b * k % Q))
+    for x, y in ((pa, pb), (pb, pa), (pa, pa), (pb, pb)):
+        assert (x + y).encode() == _enc(_pyc(x) + _pyc(y))
+        assert (x - y).encode() == _enc(_pyc(x) + (-_pyc(y)))
+    assert (-pa).encode() == _enc(-_pyc(pa)) and (-pb).encode() == _enc(-_pyc(pb))
+    want = _enc(g * a + _pyc(pb) * k)
+    assert ed448.base_mul_add(a, pb, k).encode() == want
+    assert ed448.base_mul_add_public(a, pb, k).encode() == want
+    assert ed448.mul_add(pa, b, pb, k).encode() == _enc(_pyc(pa) * b + _pyc(pb) * k)
+
+
+@needs_decaf
+@given(scalars)
+def test_decaf_equality_across_forms(k: int) -> None:
+    wire = ed448.decode_point((G * k).encode())
+    made = G * 1 * k  # ratio 4, no encoding cached
+    assert made._enc is None
+    assert wire._as_dp().eq(made._dp) and wire == made
+    summed = wire + G - G  # ratio 1 form, no encoding cached
+    assert summed._enc is None and summed == made and summed.encode() == wire.encode()
+    assert summed.xy == (G * k).xy  # the pycryptodome form is made from the encoding
+    assert not (wire - made)._as_dp().eq(G._as_dp())
+    assert (wire - made).is_identity() and (wire - made) == IDENTITY
+
+
+@needs_decaf
+def test_decaf_identity_and_torsion() -> None:
+    # libdecaf's decoder refuses the identity's encoding; the Point uses its constant.
+    assert (IDENTITY + G) == G and (G + IDENTITY * 3).encode() == G.encode()
+    assert (G - G).encode() == IDENTITY.encode()
+    # Points outside the prime-order subgroup never reach libdecaf (it cannot hold them).
+    mixed = G * 7 + T4
+    assert mixed._dp is None and not mixed._subgroup
+    assert (mixed * 5).encode() == _enc(_pyc(mixed) * 5)
+    assert (mixed * 4) == G * 28
+
+
+@needs_decaf
+def test_decaf_rejects_bad_arguments() -> None:
+    decaf = accelerator.decaf
+    assert decaf is not None
+    with pytest.raises(ValueError):
+        decaf.Point448.decode(b"\xff" * 57)
+    with pytest.raises(ValueError):
+        decaf.Point448.decode(b"\x00" * 56)
+    with pytest.raises(TypeError):
+        decaf.BASE.mul(5)
+    with pytest.raises(ValueError):
+        decaf.BASE.mul(b"\x01" * 115)
+    with pytest.raises(TypeError):
+        decaf.BASE.add(G)
+    with pytest.raises(TypeError):
+        decaf.double_mul(decaf.BASE, b"\x01")
+    assert decaf.base_mul(b"\x01").encode() == G.encode()
+    assert decaf.BASE.encode() == G.encode() and decaf.IDENTITY.is_identity()
 
 
 # --- scalars -----------------------------------------------------------------------

@@ -47,6 +47,8 @@ from .ed448 import (
     Point,
     Q,
     Rng,
+    base_mul_add,
+    base_mul_add_public,
     decode_scalar,
     encode_scalar,
     hash_to_scalar,
@@ -177,8 +179,8 @@ def rsig(
         r[n] = random_scalar(rng)
     ts: list[Point] = [G, G, G]
     ts[i] = G * t_i
-    ts[j] = G * r[j] + keys[j] * c[j]
-    ts[k] = G * r[k] + keys[k] * c[k]
+    ts[j] = base_mul_add(r[j], keys[j], c[j])
+    ts[k] = base_mul_add(r[k], keys[k], c[k])
     ch = challenge(keys, ts, message, scheme)
     c[i] = (ch - c[j] - c[k]) % Q
     r[i] = (t_i - c[i] * a_i) % Q
@@ -206,5 +208,6 @@ def rvrf(
         return False
     cs = scalars[0::2]
     rs = scalars[1::2]
-    ts = [G * r_l + a_l * c_l for a_l, c_l, r_l in zip(keys, cs, rs, strict=True)]
+    # Public scalars: the variable-time double multiplication is safe here.
+    ts = [base_mul_add_public(r_l, a_l, c_l) for a_l, c_l, r_l in zip(keys, cs, rs, strict=True)]
     return challenge(keys, ts, message, scheme) == sum(cs) % Q

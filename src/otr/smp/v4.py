@@ -56,8 +56,11 @@ OTRv3 machine does not do this, for libotr's sake; see :mod:`otr.smp.v3`.)
 
 Speed: G2 = G2b * a2 and G3 = G3b * a3 (and Bob's G2a * b2, G3a * b3) are never formed:
 ``G2 * k`` is computed as ``G2b * (a2 k mod q)``, which is exact because every received
-point lies in the group of order q.  Point arithmetic is pycryptodome's C code (see
-:mod:`otr.crypto.ed448`); as there, nothing here is constant-time.
+point lies in the group of order q.  Point arithmetic is libdecaf's (pycryptodome's
+without it; see :mod:`otr.crypto.ed448`): multiples of G come from a precomputed table,
+a sum of two multiples is one double multiplication, constant-time wherever a scalar is
+secret; only the proof checks (``G d + P c`` with public d and c) use the faster
+variable-time form.  The Python integer arithmetic on scalars is not constant-time.
 """
 
 from __future__ import annotations
@@ -66,7 +69,17 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from ..crypto import kdf
-from ..crypto.ed448 import G, Point, Q, encode_scalar, hash_to_scalar, random_scalar
+from ..crypto.ed448 import (
+    G,
+    Point,
+    Q,
+    base_mul_add,
+    base_mul_add_public,
+    encode_scalar,
+    hash_to_scalar,
+    mul_add,
+    random_scalar,
+)
 from ..crypto.primitives import consttime_equal
 from ..errors import AuthenticationFailed, InvalidGroupElement, LocalProtocolError
 from ..events import Event, SmpFailed, SmpInProgress, SmpRequested, SmpSucceeded, Tlv
@@ -130,6 +143,14 @@ class _Power:
 
     def times(self, e: int) -> Point:
         return self._base * (self._k * e % Q)
+
+    def after_base(self, a: int, e: int) -> Point:
+        """``G a + base (k e)`` (constant time)."""
+        return base_mul_add(a, self._base, self._k * e)
+
+    def plus(self, e: int, other: Point, b: int) -> Point:
+        """``base (k e) + other b`` (constant time)."""
+        return mul_add(self._base, self._k * e, other, b)
 
 
 @dataclass
@@ -212,9 +233,9 @@ class Smp(SmpMachine[_Alice, _Bob]):
         g3 = _Power(bob.g3a, b3)
         # Steps 10-11: Pb = G3 r4, Qb = G r4 + G2 y.
         pb = g3.times(r4)
-        qb = G * r4 + g2.times(y)
+        qb = g2.after_base(r4, y)
         # Step 12: cp = H(5, G3 r5, G r5 + G2 r6), d5 = r5 - r4 cp, d6 = r6 - y cp.
-        cp = _h(5, g3.times(r5), G * r5 + g2.times(r6))
+        cp = _h(5, g3.times(r5), g2.after_base(r5, r6))
         msg = SmpMessage2(
             G * b2,
             c2,
@@ -248,8 +269,8 @@ class Smp(SmpMachine[_Alice, _Bob]):
     def _on_msg1(self, m: SmpMessage1) -> SmpStep:
         """Verify Alice's proofs; the answer waits for :meth:`respond`."""
         # 1. G2a, G3a are valid points (decoding).  2-3. The proofs.
-        _check_proof(m.c2, 1, G * m.d2 + m.g2a * m.c2, name="c2")
-        _check_proof(m.c3, 2, G * m.d3 + m.g3a * m.c3, name="c3")
+        _check_proof(m.c2, 1, base_mul_add_public(m.d2, m.g2a, m.c2), name="c2")
+        _check_proof(m.c3, 2, base_mul_add_public(m.d3, m.g3a, m.c3), name="c3")
         question = m.question.decode("utf-8", errors="replace") if m.question else None
         self.reset()
         self._bob = _Bob(m.g2a, m.g3a)
@@ -261,8 +282,8 @@ class Smp(SmpMachine[_Alice, _Bob]):
         alice = self._alice
         assert alice is not None
         # 1. G2b, G3b, Pb, Qb are valid points (decoding).  2-3. The proofs for b2, b3.
-        _check_proof(m.c2, 3, G * m.d2 + m.g2b * m.c2, name="c2")
-        _check_proof(m.c3, 4, G * m.d3 + m.g3b * m.c3, name="c3")
+        _check_proof(m.c2, 3, base_mul_add_public(m.d2, m.g2b, m.c2), name="c2")
+        _check_proof(m.c3, 4, base_mul_add_public(m.d3, m.g3b, m.c3), name="c3")
         # G2 = G2b a2, G3 = G3b a3 ("SMP Message 3" step 4).
         g2 = _Power(m.g2b, alice.a2)
         g3 = _Power(m.g3b, alice.a3)
@@ -270,8 +291,8 @@ class Smp(SmpMachine[_Alice, _Bob]):
         _check_proof(
             m.cp,
             5,
-            g3.times(m.d5) + m.pb * m.cp,
-            G * m.d5 + g2.times(m.d6) + m.qb * m.cp,
+            g3.plus(m.d5, m.pb, m.cp),
+            g2.after_base(m.d5, m.d6) + m.qb * m.cp,
             name="cp",
         )
         # Create SMP message 3.  2. r4 ... r7 (otr4j's order).
@@ -279,12 +300,12 @@ class Smp(SmpMachine[_Alice, _Bob]):
         x, a3 = alice.x, alice.a3
         # 6. Pa = G3 r4, Qa = G r4 + G2 x.
         pa = g3.times(r4)
-        qa = G * r4 + g2.times(x)
+        qa = g2.after_base(r4, x)
         qab = qa - m.qb
         if qab.is_identity():  # Qa = Qb: only a dishonest Bob can cause it
             raise InvalidGroupElement("Qa - Qb is the identity")
         # 7. cp = H(6, G3 r5, G r5 + G2 r6), d5 = r5 - r4 cp, d6 = r6 - x cp.
-        cp = _h(6, g3.times(r5), G * r5 + g2.times(r6))
+        cp = _h(6, g3.times(r5), g2.after_base(r5, r6))
         # 8. Ra = (Qa - Qb) a3.  9. cr = H(7, G r7, (Qa - Qb) r7), d7 = r7 - a3 cr.
         cr = _h(7, G * r7, qab * r7)
         msg = SmpMessage3(
@@ -312,15 +333,21 @@ class Smp(SmpMachine[_Alice, _Bob]):
         _check_proof(
             m.cp,
             6,
-            bob.g3.times(m.d5) + m.pa * m.cp,
-            G * m.d5 + bob.g2.times(m.d6) + m.qa * m.cp,
+            bob.g3.plus(m.d5, m.pa, m.cp),
+            bob.g2.after_base(m.d5, m.d6) + m.qa * m.cp,
             name="cp",
         )
         qab = m.qa - bob.qb
         if qab.is_identity():  # "SMP Message 4" step 4: Rb must be a valid point
             raise InvalidGroupElement("Qa - Qb is the identity")
         # 3. cr = H(7, G d7 + G3a cr, (Qa - Qb) d7 + Ra cr).
-        _check_proof(m.cr, 7, G * m.d7 + bob.g3a * m.cr, qab * m.d7 + m.ra * m.cr, name="cr")
+        _check_proof(
+            m.cr,
+            7,
+            base_mul_add_public(m.d7, bob.g3a, m.cr),
+            mul_add(qab, m.d7, m.ra, m.cr),
+            name="cr",
+        )
         # Create SMP message 4.  2. r7.  4. Rb = (Qa - Qb) b3.
         # 5. cr = H(8, G r7, (Qa - Qb) r7), d7 = r7 - b3 cr.
         r7 = self._random()
@@ -342,8 +369,8 @@ class Smp(SmpMachine[_Alice, _Bob]):
         _check_proof(
             m.cr,
             8,
-            G * m.d7 + alice.g3b * m.cr,
-            alice.qab * m.d7 + m.rb * m.cr,
+            base_mul_add_public(m.d7, alice.g3b, m.cr),
+            mul_add(alice.qab, m.d7, m.rb, m.cr),
             name="cr",
         )
         # Rab = Rb a3; success iff Rab == Pa - Pb.
