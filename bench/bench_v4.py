@@ -151,7 +151,8 @@ def b_rvrf(ring_pts: list[Ext], sigma: list[int], m: bytes) -> bool:
 
 
 def b_validate_profile(data: bytes, now: int) -> None:
-    """The same checks as ClientProfile.validate for a v4-only profile."""
+    """The same checks as ClientProfile.validate for a v4-only profile (the signature
+    covers the fields without the 4-byte count, as otr4j signs: ERRATA D)."""
     body, sig = data[:-114], data[-114:]
     h_enc = body[4 + 6 + 4 : 4 + 6 + 4 + 57]
     f_enc = body[4 + 6 + 61 + 4 : 4 + 6 + 61 + 4 + 57]
@@ -160,12 +161,8 @@ def b_validate_profile(data: bytes, now: int) -> None:
     s = int.from_bytes(sig[57:], "little")
     if s >= Q:
         raise ValueError("bad S")
-    k = (
-        int.from_bytes(
-            hashlib.shake_256(b"SigEd448\x00\x00" + sig[:57] + h_enc + body).digest(114), "little"
-        )
-        % Q
-    )
+    signed = b"SigEd448\x00\x00" + sig[:57] + h_enc + body[4:]
+    k = int.from_bytes(hashlib.shake_256(signed).digest(114), "little") % Q
     if b_encode(b_mul(B_G, s)) != b_encode(b_add(big_r, b_mul(h, k))):
         raise ValueError("bad signature")
     if int.from_bytes(body[-8:], "big", signed=True) <= now:
