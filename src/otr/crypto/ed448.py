@@ -14,15 +14,18 @@ a point reaches libdecaf only once it is known to lie in the prime-order subgrou
 Speed (2-core test machine): a multiple of G 28 us from libdecaf's table against
 80 us in pycryptodome; a variable-base multiple 96 us against about 290 us;
 ``G a + P b`` with public scalars (:func:`base_mul_add_public`, verification) 91 us;
-``P a + R b`` in constant time (:func:`mul_add`) 129 us.  libdecaf's multiplications
-are constant-time in the scalar; :func:`base_mul_add_public` is not and takes only
-public scalars.
+``P a + R b`` in constant time (:func:`mul_add`) 129 us.  With secret scalars,
+``G * a + P * b`` through the operators (a table multiplication, a variable-base
+one and an addition, about 125 us) is already cheaper than a double
+multiplication.  libdecaf's multiplications are constant-time in the scalar;
+:func:`base_mul_add_public` is not and takes only public scalars.
 
-* :class:`Point` wraps an ``EccPoint``: immutable, hashable, ``P + Q``,
-  ``P - Q``, ``-P``, ``P * k`` / ``k * P``.  Every point remembers whether it is
-  known to lie in the prime-order subgroup (true by construction for multiples
-  of :data:`G` and for points that passed :func:`validate_point`), so repeated
-  validation of the same object costs nothing.
+* :class:`Point` holds a point (its docstring lists the forms): immutable,
+  hashable, ``P + Q``, ``P - Q``, ``-P``, ``P * k`` / ``k * P``.  Every point
+  remembers whether it is known to lie in the prime-order subgroup (true by
+  construction for multiples of :data:`G` and for points that passed
+  :func:`validate_point`), so repeated validation of the same object costs
+  nothing.
 * :func:`decode_point` performs the full validation the spec asks for on every
   received point: canonical encoding (y < p, no "negative zero"), on the curve
   (square-root step of RFC 8032 and again the curve equation in C - ERRATA B28),
@@ -65,7 +68,6 @@ __all__ = [
     "Point",
     "Q",
     "Rng",
-    "base_mul_add",
     "base_mul_add_public",
     "decode_point",
     "decode_point_unchecked",
@@ -281,16 +283,6 @@ class Point:
 
 def _scalar_bytes(k: int) -> bytes:
     return (k % Q).to_bytes(SCALAR_BYTES, "little")
-
-
-def base_mul_add(a: int, point: Point, b: int) -> Point:
-    """``G * a + point * b`` in constant time (secret scalars: ring signing, SMP
-    proofs).  With libdecaf a table multiplication and a variable-base one (about
-    125 us together, a little less than its double multiplication)."""
-    if _DECAF is not None and point._subgroup:
-        dp = _DECAF.base_mul(_scalar_bytes(a)).add(point._as_dp().mul(_scalar_bytes(b)))
-        return Point(None, None, True, dp)
-    return G * a + point * b
 
 
 def mul_add(p1: Point, a: int, p2: Point, b: int) -> Point:

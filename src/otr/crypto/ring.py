@@ -47,7 +47,6 @@ from .ed448 import (
     Point,
     Q,
     Rng,
-    base_mul_add,
     base_mul_add_public,
     decode_scalar,
     encode_scalar,
@@ -179,8 +178,8 @@ def rsig(
         r[n] = random_scalar(rng)
     ts: list[Point] = [G, G, G]
     ts[i] = G * t_i
-    ts[j] = base_mul_add(r[j], keys[j], c[j])
-    ts[k] = base_mul_add(r[k], keys[k], c[k])
+    ts[j] = G * r[j] + keys[j] * c[j]
+    ts[k] = G * r[k] + keys[k] * c[k]
     ch = challenge(keys, ts, message, scheme)
     c[i] = (ch - c[j] - c[k]) % Q
     r[i] = (t_i - c[i] * a_i) % Q

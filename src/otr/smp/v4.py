@@ -73,7 +73,6 @@ from ..crypto.ed448 import (
     G,
     Point,
     Q,
-    base_mul_add,
     base_mul_add_public,
     encode_scalar,
     hash_to_scalar,
@@ -143,10 +142,6 @@ class _Power:
 
     def times(self, e: int) -> Point:
         return self._base * (self._k * e % Q)
-
-    def after_base(self, a: int, e: int) -> Point:
-        """``G a + base (k e)`` (constant time)."""
-        return base_mul_add(a, self._base, self._k * e)
 
     def plus(self, e: int, other: Point, b: int) -> Point:
         """``base (k e) + other b`` (constant time)."""
@@ -233,9 +228,9 @@ class Smp(SmpMachine[_Alice, _Bob]):
         g3 = _Power(bob.g3a, b3)
         # Steps 10-11: Pb = G3 r4, Qb = G r4 + G2 y.
         pb = g3.times(r4)
-        qb = g2.after_base(r4, y)
+        qb = G * r4 + g2.times(y)
         # Step 12: cp = H(5, G3 r5, G r5 + G2 r6), d5 = r5 - r4 cp, d6 = r6 - y cp.
-        cp = _h(5, g3.times(r5), g2.after_base(r5, r6))
+        cp = _h(5, g3.times(r5), G * r5 + g2.times(r6))
         msg = SmpMessage2(
             G * b2,
             c2,
@@ -292,7 +287,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
             m.cp,
             5,
             g3.plus(m.d5, m.pb, m.cp),
-            g2.after_base(m.d5, m.d6) + m.qb * m.cp,
+            G * m.d5 + g2.times(m.d6) + m.qb * m.cp,
             name="cp",
         )
         # Create SMP message 3.  2. r4 ... r7 (otr4j's order).
@@ -300,12 +295,12 @@ class Smp(SmpMachine[_Alice, _Bob]):
         x, a3 = alice.x, alice.a3
         # 6. Pa = G3 r4, Qa = G r4 + G2 x.
         pa = g3.times(r4)
-        qa = g2.after_base(r4, x)
+        qa = G * r4 + g2.times(x)
         qab = qa - m.qb
         if qab.is_identity():  # Qa = Qb: only a dishonest Bob can cause it
             raise InvalidGroupElement("Qa - Qb is the identity")
         # 7. cp = H(6, G3 r5, G r5 + G2 r6), d5 = r5 - r4 cp, d6 = r6 - x cp.
-        cp = _h(6, g3.times(r5), g2.after_base(r5, r6))
+        cp = _h(6, g3.times(r5), G * r5 + g2.times(r6))
         # 8. Ra = (Qa - Qb) a3.  9. cr = H(7, G r7, (Qa - Qb) r7), d7 = r7 - a3 cr.
         cr = _h(7, G * r7, qab * r7)
         msg = SmpMessage3(
@@ -334,7 +329,7 @@ class Smp(SmpMachine[_Alice, _Bob]):
             m.cp,
             6,
             bob.g3.plus(m.d5, m.pa, m.cp),
-            bob.g2.after_base(m.d5, m.d6) + m.qa * m.cp,
+            G * m.d5 + bob.g2.times(m.d6) + m.qa * m.cp,
             name="cp",
         )
         qab = m.qa - bob.qb
